@@ -1,0 +1,103 @@
+// Where the local stack keeps its state and which loopback ports it uses.
+// Everything is derived from two environment variables so several stacks can run side by side
+// (a developer's demo and a test run, or parallel work): STEWARD_HOME and STEWARD_PORT_OFFSET.
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+export interface DevPorts {
+  temporal: number;
+  temporalUi: number;
+  temporalHttp: number;
+  temporalMetrics: number;
+  postgres: number;
+  sshStaging: number;
+  sshProduction: number;
+  appStaging: number;
+  appProduction: number;
+}
+
+export function portOffset(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.STEWARD_PORT_OFFSET ?? '0';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 20000) {
+    throw new Error(`STEWARD_PORT_OFFSET must be a whole number from 0 to 20000 (got ${JSON.stringify(raw)})`);
+  }
+  return n;
+}
+
+export function devPorts(env: NodeJS.ProcessEnv = process.env): DevPorts {
+  const o = portOffset(env);
+  return {
+    temporal: 7233 + o,
+    temporalUi: 8233 + o,
+    temporalHttp: 7243 + o,
+    temporalMetrics: 7253 + o,
+    postgres: 55432 + o,
+    sshStaging: 52222 + o,
+    sshProduction: 52223 + o,
+    appStaging: 58001 + o,
+    appProduction: 58002 + o,
+  };
+}
+
+export function stewardHome(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.STEWARD_HOME ?? path.join(REPO_ROOT, '.steward'));
+}
+
+export function toolsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.STEWARD_TOOLS_DIR ?? path.join(REPO_ROOT, '.tools'));
+}
+
+export const ENVIRONMENTS = ['staging', 'production'] as const;
+export type DevEnvironment = (typeof ENVIRONMENTS)[number];
+
+export interface DevLayout {
+  home: string;
+  pids: string;
+  logs: string;
+  secrets: string;
+  temporalDb: string;
+  pgData: string;
+  pgSocketDir: string;
+  originRepo: string;
+  configFile: string;
+  host(env: DevEnvironment): HostLayout;
+}
+
+export interface HostLayout {
+  root: string;
+  sshdConfig: string;
+  hostKey: string;
+  deployRoot: string;
+  sharedDir: string;
+  backupDir: string;
+  evidenceDir: string;
+}
+
+export function devLayout(env: NodeJS.ProcessEnv = process.env): DevLayout {
+  const home = stewardHome(env);
+  return {
+    home,
+    pids: path.join(home, 'pids'),
+    logs: path.join(home, 'logs'),
+    secrets: path.join(home, 'secrets'),
+    temporalDb: path.join(home, 'temporal', 'temporal.db'),
+    pgData: path.join(home, 'postgres', 'data'),
+    pgSocketDir: path.join(home, 'postgres', 'run'),
+    originRepo: path.join(home, 'origin', 'banking-app.git'),
+    configFile: path.resolve(env.STEWARD_CONFIG ?? path.join(REPO_ROOT, 'steward.config.yaml')),
+    host(name: DevEnvironment): HostLayout {
+      const root = path.join(home, 'hosts', name);
+      return {
+        root,
+        sshdConfig: path.join(root, 'sshd_config'),
+        hostKey: path.join(root, 'ssh_host_ed25519_key'),
+        deployRoot: path.join(root, 'srv', 'banking-app'),
+        sharedDir: path.join(root, 'srv', 'banking-app', 'shared'),
+        backupDir: path.join(root, 'backups'),
+        evidenceDir: path.join(root, 'evidence'),
+      };
+    },
+  };
+}
