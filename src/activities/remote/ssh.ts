@@ -1,0 +1,172 @@
+// The one small executor: runs RemoteCommands on a host over SSH with a pinned host key.
+// Connections are pooled per host; commands are shell text produced by src/commands/shell.ts only.
+import { Client, type ConnectConfig } from 'ssh2';
+import type { HostConfig } from '../../config/schema';
+import { resolveSecret } from '../../config/secrets';
+import { quoteArg, toShell, type RemoteCommand } from '../../commands/shell';
+
+export class HostKeyMismatchError extends Error {
+  override name = 'HostKeyMismatchError';
+}
+export class RemoteCommandError extends Error {
+  override name = 'RemoteCommandError';
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+export class SshConnectionError extends Error {
+  override name = 'SshConnectionError';
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface ExecOptions {
+  /** Called with each chunk of output, e.g. to heartbeat. */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** Kept output is truncated to this many characters per stream (the head and the tail). */
+  keepChars?: number;
+  timeoutMs?: number;
+  /** Non-zero exits are returned, not thrown. */
+  allowFailure?: boolean;
+  stdin?: string;
+}
+
+const DEFAULT_KEEP = 64 * 1024;
+
+function keep(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const half = Math.floor(limit / 2);
+  return `${text.slice(0, half)}\n…[${text.length - limit} characters cut]…\n${text.slice(-half)}`;
+}
+
+export function pinnedKeyMatches(pinned: string, presented: Buffer): boolean {
+  const [, base64] = pinned.split(' ');
+  if (!base64) return false;
+  const expected = Buffer.from(base64, 'base64');
+  return expected.length === presented.length && expected.equals(presented);
+}
+
+interface PooledConnection {
+  client: Client;
+  ready: Promise<Client>;
+}
+
+export class SshPool {
+  #connections = new Map<string, PooledConnection>();
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  #key(host: HostConfig): string {
+    return `${host.user}@${host.address}:${host.port}/${host.hostKey}`;
+  }
+
+  connect(host: HostConfig): Promise<Client> {
+    const key = this.#key(host);
+    const existing = this.#connections.get(key);
+    if (existing) return existing.ready;
+    const client = new Client();
+    const privateKey = resolveSecret(host.privateKey, this.env);
+    const ready = new Promise<Client>((resolve, reject) => {
+      let presentedMismatch = false;
+      const config: ConnectConfig = {
+        host: host.address,
+        port: host.port,
+        username: host.user,
+        privateKey: privateKey.reveal(),
+        readyTimeout: 15_000,
+        keepaliveInterval: 10_000,
+        hostVerifier: (presented: Buffer) => {
+          const ok = pinnedKeyMatches(host.hostKey, presented);
+          if (!ok) presentedMismatch = true;
+          return ok;
+        },
+      };
+      client
+        .once('ready', () => resolve(client))
+        .once('error', (err: Error) => {
+          this.#connections.delete(key);
+          if (presentedMismatch) {
+            reject(
+              new HostKeyMismatchError(
+                `host ${host.name} (${host.address}:${host.port}) presented a host key that does not match the pinned key; ` +
+                  'refusing to connect. If the host was rebuilt, verify its new key out of band and update hostKey in the config',
+              ),
+            );
+          } else {
+            reject(new SshConnectionError(`cannot connect to host ${host.name} (${host.address}:${host.port}): ${err.message}`));
+          }
+        })
+        .on('close', () => this.#connections.delete(key))
+        .connect(config);
+    });
+    this.#connections.set(key, { client, ready });
+    return ready;
+  }
+
+  async exec(host: HostConfig, command: RemoteCommand, opts: ExecOptions = {}): Promise<ExecResult> {
+    const shell = toShell(command);
+    const started = Date.now();
+    const client = await this.connect(host);
+    const limit = opts.keepChars ?? DEFAULT_KEEP;
+    return new Promise<ExecResult>((resolve, reject) => {
+      // bash for pipefail; -e is the command's business.
+      client.exec(`bash -c ${quoteArg(shell)}`, (err, stream) => {
+        if (err) {
+          this.#connections.delete(this.#key(host));
+          client.end();
+          reject(new SshConnectionError(`cannot start a command on host ${host.name}: ${err.message}`));
+          return;
+        }
+        let stdout = '';
+        let stderr = '';
+        let timer: NodeJS.Timeout | undefined;
+        if (opts.timeoutMs) {
+          timer = setTimeout(() => {
+            stream.close();
+            reject(new RemoteCommandError(`command on ${host.name} timed out after ${opts.timeoutMs} ms`, null, keep(stdout, limit), keep(stderr, limit)));
+          }, opts.timeoutMs);
+        }
+        stream.on('data', (chunk: Buffer) => {
+          const text = chunk.toString('utf8');
+          stdout += text;
+          if (stdout.length > limit * 4) stdout = keep(stdout, limit * 2);
+          opts.onOutput?.('stdout', text);
+        });
+        stream.stderr.on('data', (chunk: Buffer) => {
+          const text = chunk.toString('utf8');
+          stderr += text;
+          if (stderr.length > limit * 4) stderr = keep(stderr, limit * 2);
+          opts.onOutput?.('stderr', text);
+        });
+        stream.on('close', (code: number | null, signal?: string) => {
+          if (timer) clearTimeout(timer);
+          const result = { exitCode: code ?? -1, stdout: keep(stdout, limit), stderr: keep(stderr, limit), durationMs: Date.now() - started };
+          if (code === 0 || opts.allowFailure) resolve(result);
+          else {
+            const why = code === null || code === undefined ? `was cut off${signal ? ` by ${signal}` : ''}` : `exited with ${code}`;
+            const tail = (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n');
+            reject(new RemoteCommandError(`command on ${host.name} ${why}${tail ? `: ${tail}` : ''}`, code ?? null, result.stdout, result.stderr));
+          }
+        });
+        if (opts.stdin !== undefined) stream.end(opts.stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  close(): void {
+    for (const { client } of this.#connections.values()) client.end();
+    this.#connections.clear();
+  }
+}
+

@@ -1,0 +1,59 @@
+// The one place where values become remote shell text. Builders return argv arrays (Kamal's habit);
+// only the executor joins them, through quoteArg, so no builder ever writes shell syntax by hand.
+
+export class UnsafeArgumentError extends Error {
+  override name = 'UnsafeArgumentError';
+}
+
+/** A command to run on a host: argv, never a shell string. */
+export type Argv = readonly string[];
+
+/** Shell-level composition the executor understands; anything else stays argv. */
+export type RemoteCommand =
+  | { kind: 'argv'; argv: Argv; cwd?: string; env?: Readonly<Record<string, string>> }
+  | { kind: 'and'; commands: readonly RemoteCommand[] }
+  | { kind: 'pipe'; commands: readonly RemoteCommand[] }
+  | { kind: 'redirect'; command: RemoteCommand; stdoutTo: string; append?: boolean };
+
+export function cmd(argv: Argv, opts: { cwd?: string; env?: Record<string, string> } = {}): RemoteCommand {
+  if (argv.length === 0) throw new UnsafeArgumentError('an empty command cannot run');
+  return { kind: 'argv', argv, ...opts };
+}
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+/** Single-quotes one argument for a POSIX shell. NUL cannot be passed to a process at all, so it is refused. */
+export function quoteArg(value: string): string {
+  if (typeof value !== 'string') throw new UnsafeArgumentError(`argument must be a string, got ${typeof value}`);
+  if (value.includes('\0')) throw new UnsafeArgumentError('argument contains a NUL byte');
+  if (value.length > 262144) throw new UnsafeArgumentError('argument is longer than 262144 characters');
+  if (value !== '' && /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function toShell(command: RemoteCommand): string {
+  switch (command.kind) {
+    case 'argv': {
+      const envPart = Object.entries(command.env ?? {}).map(([k, v]) => {
+        if (!ENV_NAME.test(k)) throw new UnsafeArgumentError(`environment variable name ${JSON.stringify(k)} is not allowed`);
+        return `${k}=${quoteArg(v)}`;
+      });
+      const line = [...envPart, ...command.argv.map(quoteArg)].join(' ');
+      return command.cwd ? `cd ${quoteArg(command.cwd)} && ${line}` : line;
+    }
+    case 'and':
+      return command.commands.map((c) => `( ${toShell(c)} )`).join(' && ');
+    case 'pipe':
+      return `set -o pipefail; ` + command.commands.map((c) => `( ${toShell(c)} )`).join(' | ');
+    case 'redirect':
+      return `( ${toShell(command.command)} ) ${command.append ? '>>' : '>'} ${quoteArg(command.stdoutTo)}`;
+  }
+}
+
+/** Values from people (refs, module names, paths) are checked before they get near a builder. */
+export function assertSafeValue(field: string, value: string, pattern: RegExp, hint: string): string {
+  if (!pattern.test(value) || value.startsWith('-')) {
+    throw new UnsafeArgumentError(`${field} ${JSON.stringify(value.slice(0, 80))} is not allowed: ${hint}`);
+  }
+  return value;
+}

@@ -1,0 +1,50 @@
+// The steward worker: one task queue, every workflow and activity.
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import type { StewardConfig } from '../config/schema';
+import { createActivities } from '../activities';
+import { SshPool } from '../activities/remote/ssh';
+
+export interface RunningWorker {
+  worker: Worker;
+  run: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+/** The SDK logs at INFO by default (a webpack report per start); STEWARD_LOG_LEVEL chooses. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (process.env.STEWARD_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // Already installed by the host process (tests): keep theirs.
+  }
+}
+
+export async function startWorker(config: StewardConfig, opts: { identity?: string } = {}): Promise<RunningWorker> {
+  installRuntime();
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const ssh = new SshPool();
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ config, ssh }),
+    identity: opts.identity,
+  });
+  const run = worker.run().finally(async () => {
+    ssh.close();
+    await connection.close();
+  });
+  return {
+    worker,
+    run,
+    async shutdown() {
+      worker.shutdown();
+      await run;
+    },
+  };
+}
