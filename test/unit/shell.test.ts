@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { pingHost } from '../../src/commands/host';
+import { assertSafeValue, cmd, quoteArg, toShell, UnsafeArgumentError } from '../../src/commands/shell';
+
+const HOSTILE = [
+  'plain',
+  "it's",
+  '$(touch /tmp/pwned)',
+  '`id`',
+  'a; rm -rf /',
+  'x\ny',
+  '--upload-pack=evil',
+  '"double" and \'single\'',
+  '*',
+  '',
+  ' spaced ',
+  '\\',
+  'ünïcødé',
+  'a'.repeat(5000),
+];
+
+describe('quoteArg', () => {
+  it('leaves plain words alone and quotes everything else', () => {
+    assert.equal(quoteArg('releases/20260101'), 'releases/20260101');
+    assert.equal(quoteArg("it's"), `'it'\\''s'`);
+    assert.equal(quoteArg(''), `''`);
+    assert.equal(quoteArg('$(id)'), `'$(id)'`);
+  });
+
+  it('round-trips every hostile string through a real shell unchanged', () => {
+    for (const value of HOSTILE) {
+      const out = execFileSync('bash', ['-c', `printf '%s' ${quoteArg(value)}`], { encoding: 'utf8' });
+      assert.equal(out, value, `value ${JSON.stringify(value.slice(0, 40))}`);
+    }
+  });
+
+  it('refuses NUL, which no process argument can carry', () => {
+    assert.throws(() => quoteArg('a\0b'), UnsafeArgumentError);
+  });
+});
+
+describe('toShell', () => {
+  it('joins argv, cwd and env through the one quoting function', () => {
+    assert.equal(toShell(cmd(['git', 'fetch', 'origin', 'a b'], { cwd: '/srv/x y', env: { GIT_DIR: '/r' } })), `cd '/srv/x y' && GIT_DIR=/r git fetch origin 'a b'`);
+  });
+  it('composes with && and pipes', () => {
+    assert.equal(toShell({ kind: 'and', commands: [cmd(['true']), cmd(['echo', 'ok'])] }), '( true ) && ( echo ok )');
+    assert.equal(toShell({ kind: 'pipe', commands: [cmd(['cat', 'f']), cmd(['sha256sum'])] }), 'set -o pipefail; ( cat f ) | ( sha256sum )');
+  });
+  it('refuses unsafe environment names', () => {
+    assert.throws(() => toShell(cmd(['true'], { env: { 'A;B': 'x' } })), UnsafeArgumentError);
+  });
+  it('refuses an empty command', () => {
+    assert.throws(() => cmd([]), UnsafeArgumentError);
+  });
+});
+
+describe('assertSafeValue', () => {
+  it('refuses values that would read as options', () => {
+    assert.throws(() => assertSafeValue('gitRef', '--upload-pack=x', /^[\w.\/-]+$/, 'a tag or branch'), /gitRef/);
+    assert.equal(assertSafeValue('gitRef', 'v1.2.3', /^[\w.\/-]+$/, 'a tag or branch'), 'v1.2.3');
+  });
+});
+
+describe('pingHost', () => {
+  it('builds the exact command', () => {
+    assert.equal(toShell(pingHost('/srv/banking app')), `( uname -n ) && ( id -un ) && ( test -d '/srv/banking app' ) && ( echo deploy-root-ok )`);
+  });
+});
