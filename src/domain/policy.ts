@@ -1,0 +1,312 @@
+/**
+ * The policy configuration (the `policy:` section of steward.config.yaml): people and roles, quorum,
+ * deployment windows, freezes, protected tables, time zone. Defaults follow DESIGN.md "Policy defaults".
+ * Overrides may make the policy stricter, never weaker: a weakening is refused with an error naming the field.
+ */
+import { z } from 'zod';
+import { PolicyConfigError, type FieldIssue } from './errors';
+import { ENVIRONMENTS, PERSON_ID_RE, RISK_LEVELS, ROLES, type Environment, type RiskLevel, type Role } from './types';
+import { isValidTimeZone, wallToInstant } from './time';
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+export const DEFAULT_PROTECTED_TABLES = [
+  'fin_account',
+  'fin_journal_entry',
+  'fin_journal_line',
+  'fin_deposit',
+  'fin_loan',
+  'audit_log',
+] as const;
+
+/** Signoff counts required per risk level (approvals by role, plus standard reviews). */
+export interface QuorumRule {
+  approver: number;
+  reviewer: number;
+  auditor: number;
+}
+export type QuorumTable = Record<RiskLevel, QuorumRule>;
+
+/** Playbook §5 / DESIGN: Low 1 approver; Medium 1 reviewer + 1 approver; High 2 approvers; Critical 2 approvers + 1 auditor. */
+export const DEFAULT_QUORUM: Readonly<QuorumTable> = Object.freeze({
+  low: { approver: 1, reviewer: 0, auditor: 0 },
+  medium: { approver: 1, reviewer: 1, auditor: 0 },
+  high: { approver: 2, reviewer: 0, auditor: 0 },
+  critical: { approver: 2, reviewer: 0, auditor: 1 },
+});
+
+export const DEFAULT_BLACKOUT = Object.freeze([
+  Object.freeze({ fromDay: 'fri' as Weekday, fromTime: '16:00', toDay: 'mon' as Weekday, toTime: '06:00' }),
+]);
+
+const TIME_RE = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+const ISO_INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const ISO_LOCAL_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
+
+const personSchema = z.strictObject({
+  id: z.string().regex(PERSON_ID_RE, {
+    error: 'must be a person id: lower-case letter first, then 1-63 of a-z 0-9 . _ - (e.g. "alice.smith")',
+  }),
+  name: z.string().trim().min(1, { error: 'must be a non-empty display name' }).max(200),
+  roles: z
+    .array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }))
+    .min(1, { error: `must list at least one role (${ROLES.join(', ')})` })
+    .max(ROLES.length),
+});
+
+const blackoutSchema = z.strictObject({
+  fromDay: z.enum(WEEKDAYS, { error: `must be one of ${WEEKDAYS.join(', ')}` }),
+  fromTime: z.string().regex(TIME_RE, { error: 'must be a 24-hour time HH:MM, e.g. "16:00"' }),
+  toDay: z.enum(WEEKDAYS, { error: `must be one of ${WEEKDAYS.join(', ')}` }),
+  toTime: z.string().regex(TIME_RE, { error: 'must be a 24-hour time HH:MM, e.g. "06:00"' }),
+});
+
+const freezeTimeSchema = z
+  .string()
+  .refine((s) => ISO_INSTANT_RE.test(s) || ISO_DATE_RE.test(s) || ISO_LOCAL_RE.test(s), {
+    error:
+      'must be an ISO date "2025-12-24" or date-time "2025-12-24T18:00" (both in policy.timeZone) or an instant with offset "2025-12-24T18:00:00Z"',
+  });
+
+const freezeSchema = z.strictObject({
+  from: freezeTimeSchema,
+  to: freezeTimeSchema,
+  reason: z.string().trim().min(1, { error: 'must say why deployments are frozen' }).max(500),
+  environments: z
+    .array(z.enum(ENVIRONMENTS, { error: `must be one of ${ENVIRONMENTS.join(', ')}` }))
+    .min(1)
+    .optional(),
+});
+
+const countSchema = z.number().int({ error: 'must be a whole number' }).min(0).max(10);
+const quorumRuleSchema = z.strictObject({
+  approver: countSchema.optional(),
+  reviewer: countSchema.optional(),
+  auditor: countSchema.optional(),
+});
+
+const rawPolicySchema = z.strictObject({
+  timeZone: z
+    .string()
+    .refine((tz) => isValidTimeZone(tz), { error: 'must be an IANA time zone such as "Europe/London"' })
+    .default('Europe/London'),
+  people: z.array(personSchema).max(1000).default([]),
+  approvalTtlHours: z.number().positive({ error: 'must be a positive number of hours' }).max(720).default(72),
+  approvalReminderHours: z.number().positive({ error: 'must be a positive number of hours' }).max(720).default(24),
+  hotfixFullReviewDays: z.number().int({ error: 'must be a whole number of days' }).min(1).max(30).default(5),
+  windows: z
+    .strictObject({
+      blackout: z
+        .array(blackoutSchema)
+        .min(1, {
+          error: 'must list at least one blackout (an empty list would remove the "not on Friday night" control, §15)',
+        })
+        .max(50)
+        .default(() => DEFAULT_BLACKOUT.map((b) => ({ ...b }))),
+      blockedEnvironments: z
+        .array(z.enum(ENVIRONMENTS, { error: `must be one of ${ENVIRONMENTS.join(', ')}` }))
+        .default(['production']),
+    })
+    .prefault({}),
+  freezes: z.array(freezeSchema).max(500).default([]),
+  protectedTables: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$/, { error: 'must be a table name, optionally schema-qualified' }))
+    .max(1000)
+    .default([]),
+  quorum: z
+    .strictObject({
+      low: quorumRuleSchema.optional(),
+      medium: quorumRuleSchema.optional(),
+      high: quorumRuleSchema.optional(),
+      critical: quorumRuleSchema.optional(),
+    })
+    .default({}),
+});
+
+export interface PersonConfig {
+  id: string;
+  name: string;
+  roles: Role[];
+}
+export interface BlackoutRule {
+  fromDay: Weekday;
+  fromTime: string;
+  toDay: Weekday;
+  toTime: string;
+}
+export interface FreezePeriod {
+  from: string;
+  to: string;
+  reason: string;
+  environments: Environment[];
+  /** Resolved instants (epoch ms); `to` is exclusive. */
+  fromMs: number;
+  toMs: number;
+}
+export interface PolicyConfig {
+  timeZone: string;
+  people: PersonConfig[];
+  approvalTtlHours: number;
+  approvalReminderHours: number;
+  hotfixFullReviewDays: number;
+  windows: { blackout: BlackoutRule[]; blockedEnvironments: Environment[] };
+  freezes: FreezePeriod[];
+  /** Always contains DEFAULT_PROTECTED_TABLES plus anything configured. */
+  protectedTables: string[];
+  /** Fully resolved quorum table (defaults merged with stricter overrides). */
+  quorum: QuorumTable;
+}
+
+/** Parses a freeze boundary to epoch ms; date-only and local date-times are read in `timeZone`. */
+export function resolveFreezeTime(text: string, timeZone: string): number {
+  if (ISO_INSTANT_RE.test(text)) return Date.parse(text);
+  const [datePart, timePart] = text.split('T');
+  const [y, m, d] = (datePart ?? '').split('-').map(Number);
+  const [hh, mi, ss] = (timePart ?? '00:00').split(':').map(Number);
+  const wall = Date.UTC(y ?? NaN, (m ?? NaN) - 1, d ?? NaN, hh ?? 0, mi ?? 0, ss ?? 0);
+  return wallToInstant(wall, timeZone);
+}
+
+function isRealDate(text: string): boolean {
+  const [datePart] = text.split('T');
+  const [y, m, d] = (datePart ?? '').split('-').map(Number);
+  if (y === undefined || m === undefined || d === undefined) return false;
+  const dt = new Date(Date.UTC(y, m - 1, d));
+  return dt.getUTCFullYear() === y && dt.getUTCMonth() === m - 1 && dt.getUTCDate() === d;
+}
+
+/**
+ * The zod schema for the `policy:` section. Parses to a fully resolved PolicyConfig; refuses
+ * weakening (quorum below the defaults, blackout removed, production unblocked) naming the field.
+ */
+export const policyConfigSchema = rawPolicySchema
+  .superRefine((p, ctx) => {
+    const ids = new Set<string>();
+    p.people.forEach((person, i) => {
+      if (ids.has(person.id)) {
+        ctx.addIssue({ code: 'custom', path: ['people', i, 'id'], message: `duplicate person id "${person.id}"; each person is listed once with all their roles` });
+      }
+      ids.add(person.id);
+      if (new Set(person.roles).size !== person.roles.length) {
+        ctx.addIssue({ code: 'custom', path: ['people', i, 'roles'], message: 'lists a role twice; list each role once' });
+      }
+    });
+    for (const risk of RISK_LEVELS) {
+      const o = p.quorum[risk];
+      if (!o) continue;
+      for (const role of ['approver', 'reviewer', 'auditor'] as const) {
+        const v = o[role];
+        const def = DEFAULT_QUORUM[risk][role];
+        if (v !== undefined && v < def) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['quorum', risk, role],
+            message: `${v} would weaken the policy: ${risk} risk needs at least ${def} ${role}${def === 1 ? '' : 's'} (quorum overrides may only be stricter)`,
+          });
+        }
+      }
+    }
+    p.windows.blackout.forEach((b, i) => {
+      if (b.fromDay === b.toDay && b.fromTime === b.toTime) {
+        ctx.addIssue({ code: 'custom', path: ['windows', 'blackout', i], message: 'from and to are the same moment; give a blackout that lasts some time' });
+      }
+    });
+    if (!p.windows.blockedEnvironments.includes('production')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['windows', 'blockedEnvironments'],
+        message: 'must include "production": the weekend blackout may not be lifted for production (§15)',
+      });
+    }
+    p.freezes.forEach((f, i) => {
+      for (const k of ['from', 'to'] as const) {
+        if (!isRealDate(f[k])) ctx.addIssue({ code: 'custom', path: ['freezes', i, k], message: `"${f[k]}" is not a real calendar date` });
+      }
+      if (isValidTimeZone(p.timeZone) && isRealDate(f.from) && isRealDate(f.to)) {
+        const a = resolveFreezeTime(f.from, p.timeZone);
+        const b = resolveFreezeTime(f.to, p.timeZone);
+        if (!(Number.isFinite(a) && Number.isFinite(b) && a < b)) {
+          ctx.addIssue({ code: 'custom', path: ['freezes', i, 'to'], message: 'must be after freezes[].from' });
+        }
+      }
+    });
+  })
+  .transform((p): PolicyConfig => {
+    const quorum = {} as QuorumTable;
+    for (const risk of RISK_LEVELS) {
+      const o = p.quorum[risk] ?? {};
+      const d = DEFAULT_QUORUM[risk];
+      quorum[risk] = {
+        approver: Math.max(d.approver, o.approver ?? 0),
+        reviewer: Math.max(d.reviewer, o.reviewer ?? 0),
+        auditor: Math.max(d.auditor, o.auditor ?? 0),
+      };
+    }
+    const protectedTables = [...new Set([...DEFAULT_PROTECTED_TABLES, ...p.protectedTables.map((t) => t.toLowerCase())])];
+    return {
+      timeZone: p.timeZone,
+      people: p.people.map((x) => ({ id: x.id, name: x.name, roles: [...x.roles] })),
+      approvalTtlHours: p.approvalTtlHours,
+      approvalReminderHours: p.approvalReminderHours,
+      hotfixFullReviewDays: p.hotfixFullReviewDays,
+      windows: {
+        blackout: p.windows.blackout.map((b) => ({ ...b })),
+        blockedEnvironments: [...new Set(p.windows.blockedEnvironments)],
+      },
+      freezes: p.freezes.map((f) => ({
+        from: f.from,
+        to: f.to,
+        reason: f.reason,
+        environments: f.environments ? [...new Set(f.environments)] : ['production'],
+        fromMs: resolveFreezeTime(f.from, p.timeZone),
+        toMs: resolveFreezeTime(f.to, p.timeZone),
+      })),
+      protectedTables,
+      quorum,
+    };
+  });
+
+export type PolicyConfigInput = z.input<typeof policyConfigSchema>;
+
+/** Converts a zod path to "a.b[0].c"; the root is named by `root`. */
+export function fieldPath(path: ReadonlyArray<PropertyKey>, root: string): string {
+  if (path.length === 0) return root;
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+/** Parses and validates the `policy:` section. Throws PolicyConfigError whose issues name the field (prefixed "policy."). */
+export function parsePolicyConfig(input: unknown): PolicyConfig {
+  const r = policyConfigSchema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  const issues: FieldIssue[] = [];
+  for (const i of r.error.issues) {
+    if (i.code === 'unrecognized_keys') {
+      for (const k of i.keys) {
+        issues.push({ field: `policy.${fieldPath([...i.path, k], '')}`, message: 'unknown field; remove it or check the spelling' });
+      }
+    } else {
+      issues.push({ field: `policy${i.path.length ? '.' : ''}${fieldPath(i.path, '')}`.replace('.[', '['), message: i.message });
+    }
+  }
+  throw new PolicyConfigError(issues);
+}
+
+/** The defaults, fully resolved (useful for tests and the demo). */
+export function defaultPolicy(overrides: PolicyConfigInput = {}): PolicyConfig {
+  return parsePolicyConfig(overrides);
+}
+
+export function findPerson(policy: PolicyConfig, id: string): PersonConfig | undefined {
+  return policy.people.find((p) => p.id === id);
+}
+
+export function hasRole(policy: PolicyConfig, id: string, role: Role): boolean {
+  return findPerson(policy, id)?.roles.includes(role) ?? false;
+}
