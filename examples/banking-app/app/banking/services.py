@@ -7,6 +7,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from banking import audit
+from banking.posting_rules import ledger_amount
 from banking.models import (Account, AccountType, Deposit, EntrySource, FeatureFlag, JournalEntry, JournalLine,
                             Loan, LoanStatus, PaymentRequest, RequestStatus, Role, Tenant)
 
@@ -66,11 +67,6 @@ def parse_amount(value, field="amount"):
     if amount < 0:
         raise ValidationError({field: "amounts cannot be negative"})
     return amount.quantize(CENT)
-
-
-def ledger_amount(amount):
-    """The amount written to the ledger for a deposit."""
-    return amount
 
 
 def _entry(tenant, reference, description, source, user, lines):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from banking import services
+from banking import audit, services
 from banking.models import (Account, Deposit, JournalEntry, Loan, PaymentRequest, RequestKind, RequestStatus)
 
 log = logging.getLogger("banking.views")
@@ -29,6 +29,9 @@ def bank_view(roles=None, flag=None):
             if roles is not None and request.role not in roles:
                 log.warning("permission denied", extra={"user": request.user.username, "role": request.role,
                                                        "view": view.__name__})
+                audit.record("permission.denied", tenant=request.tenant, actor=request.user,
+                             object_type="view", object_id=view.__name__, method=request.method,
+                             path=request.path, role=request.role)
                 raise PermissionDenied(f"role {request.role} may not do this")
             try:
                 if flag:

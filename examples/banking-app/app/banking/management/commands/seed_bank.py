@@ -130,15 +130,18 @@ class Command(BaseCommand):
         self._entry_with_lines(tenant, "OPEN-CAPITAL", "Opening share capital", EntrySource.SEED,
                                [(acc[CASH_ACCOUNT_CODE], capital, zero), (acc["3000"], zero, capital)])
         today = dt.date.today()
+        # legacy_reference (the previous core system's id) is dropped in release r06
+        has_legacy = any(f.name == "legacy_reference" for f in Loan._meta.get_fields())
         loans = []
         for i in range(n_loans):
             principal = _amount(rng, 5000, 250000).quantize(Decimal("1"))
             paid = (principal * Decimal(rng.randrange(0, 60)) / 100).quantize(Decimal("0.01"))
+            extra = {"legacy_reference": f"CORE-{tenant.slug[:3].upper()}-{rng.randrange(10**6):06d}"} if has_legacy else {}
             loans.append(Loan(tenant=tenant, borrower=_name(rng), principal=principal, outstanding=principal - paid,
-                              annual_rate=Decimal(rng.randrange(250, 1200)) / 100, term_months=rng.choice([12, 24, 36, 60, 120]),
+                              annual_rate=Decimal(rng.randrange(250, 1200)) / 100,
+                              term_months=rng.choice([12, 24, 36, 60, 120]),
                               status=LoanStatus.ACTIVE if i % 7 else LoanStatus.REPAID,
-                              opened_on=today - dt.timedelta(days=rng.randrange(30, 2000)),
-                              legacy_reference=f"CORE-{tenant.slug[:3].upper()}-{rng.randrange(10**6):06d}"))
+                              opened_on=today - dt.timedelta(days=rng.randrange(30, 2000)), **extra))
         Loan.objects.bulk_create(loans)
         book = sum((l.outstanding for l in loans if l.status == LoanStatus.ACTIVE), zero)
         if book:
