@@ -150,7 +150,7 @@ function toIssues(error: z.ZodError): FieldIssue[] {
   for (const i of error.issues) {
     if (i.code === 'unrecognized_keys') {
       for (const k of i.keys) {
-        const field = fieldPath([...i.path, k], 'proposal');
+        const field = fieldPath([...i.path, /^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(k) ? k : JSON.stringify(k)], 'proposal');
         const where = i.path.length === 0 ? `allowed fields: ${PROPOSAL_FIELDS.join(', ')}` : 'allowed: tenant, metric, reason';
         out.push({ field, message: `${field}: unknown field; remove it or fix the spelling (${where}).` });
       }
