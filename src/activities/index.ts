@@ -1,16 +1,22 @@
 // Every activity the worker registers, built from injected dependencies.
 import type { StewardConfig } from '../config/schema';
+import { createDeploymentActivities } from './deployment';
 import { createHostActivities } from './host';
-import { SshPool } from './remote/ssh';
+import type { SshPool } from './remote/ssh';
+import type { Client } from '@temporalio/client';
+import { createLockActivities } from './lock';
 
 export interface ActivityDeps {
   config: StewardConfig;
   ssh: SshPool;
+  temporal: () => Promise<Client>;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createHostActivities(deps),
+    ...createDeploymentActivities(deps),
+    ...createLockActivities(deps),
   };
 }
 

@@ -13,7 +13,9 @@ export type RemoteCommand =
   | { kind: 'argv'; argv: Argv; cwd?: string; env?: Readonly<Record<string, string>> }
   | { kind: 'and'; commands: readonly RemoteCommand[] }
   | { kind: 'pipe'; commands: readonly RemoteCommand[] }
-  | { kind: 'redirect'; command: RemoteCommand; stdoutTo: string; append?: boolean };
+  | { kind: 'redirect'; command: RemoteCommand; stdoutTo: string; append?: boolean }
+  /** A secret the executor writes to stdin; the remote shell exports it to the command's environment. */
+  | { kind: 'secretStdin'; envName: string; command: RemoteCommand };
 
 export function cmd(argv: Argv, opts: { cwd?: string; env?: Record<string, string> } = {}): RemoteCommand {
   if (argv.length === 0) throw new UnsafeArgumentError('an empty command cannot run');
@@ -45,6 +47,9 @@ export function toShell(command: RemoteCommand): string {
       return command.commands.map((c) => `( ${toShell(c)} )`).join(' && ');
     case 'pipe':
       return `set -o pipefail; ` + command.commands.map((c) => `( ${toShell(c)} )`).join(' | ');
+    case 'secretStdin':
+      if (!ENV_NAME.test(command.envName)) throw new UnsafeArgumentError(`environment variable name ${JSON.stringify(command.envName)} is not allowed`);
+      return `IFS= read -r ${command.envName} && export ${command.envName} && ( ${toShell(command.command)} )`;
     case 'redirect':
       return `( ${toShell(command.command)} ) ${command.append ? '>>' : '>'} ${quoteArg(command.stdoutTo)}`;
   }

@@ -3,6 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from 
 import type { StewardConfig } from '../config/schema';
 import { createActivities } from '../activities';
 import { SshPool } from '../activities/remote/ssh';
+import { lazyClient } from '../activities/lock';
 
 export interface RunningWorker {
   worker: Worker;
@@ -27,16 +28,18 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
   installRuntime();
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const ssh = new SshPool();
+  const temporal = lazyClient(config);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ config, ssh }),
+    activities: createActivities({ config, ssh, temporal: temporal.get }),
     identity: opts.identity,
   });
   const run = worker.run().finally(async () => {
     ssh.close();
+    await temporal.close();
     await connection.close();
   });
   return {

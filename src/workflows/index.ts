@@ -1,2 +1,4 @@
 // The worker's workflow bundle: explicit named exports only.
 export { ping } from './ping';
+export { deployment } from './deployment';
+export { environmentLock } from './environment-lock';

@@ -1,0 +1,180 @@
+// Backups, migration plans, migrations and invariants on a host.
+import { ApplicationFailure } from '@temporalio/common';
+import { BACKUP_NAME, fileSizeAndSha, finishBackup, parsePgUrl, pgDump, pgRestore, pgRestoreList } from '../../commands/database';
+import {
+  featureFlag,
+  financialInvariants,
+  migrate,
+  migratePlan,
+  migrateTo,
+  showMigrations,
+  sqlMigrate,
+} from '../../commands/python';
+import { releasePaths } from '../../commands/release';
+import { cmd } from '../../commands/shell';
+import { resolveSecret } from '../../config/secrets';
+import { onHost, type DeploymentDeps } from './context';
+
+export interface BackupRecord {
+  file: string;
+  sizeBytes: number;
+  sha256: string;
+  verifiedEntries: number;
+  durationMs: number;
+  reused: boolean;
+}
+
+export interface PlannedMigration {
+  app: string;
+  name: string;
+  irreversible: boolean;
+  sql: string;
+}
+
+export interface MigrationPlan {
+  planned: PlannedMigration[];
+  /** Per app, the latest applied migration before this deployment ('zero' when none). */
+  stateBefore: Record<string, string>;
+}
+
+export type InvariantSnapshot = Record<string, Record<string, string | number>>;
+
+/** Parses `showmigrations --list`: "app\n [X] 0001_x\n [ ] 0002_y". */
+export function parseShowMigrations(text: string): Record<string, string> {
+  const state: Record<string, string> = {};
+  let app: string | null = null;
+  for (const line of text.split('\n')) {
+    if (/^\S/.test(line)) {
+      app = line.trim();
+      if (app) state[app] = 'zero';
+      continue;
+    }
+    const m = line.match(/^\s*\[X\]\s+(\S+)/);
+    if (m && app) state[app] = m[1]!;
+  }
+  return state;
+}
+
+/** Parses `migrate --plan`: "  app.0002_name" then indented operations, "IRREVERSIBLE" marks one without a reverse. */
+export function parseMigratePlan(text: string): { app: string; name: string; irreversible: boolean }[] {
+  const out: { app: string; name: string; irreversible: boolean }[] = [];
+  for (const line of text.split('\n')) {
+    const m = line.match(/^\s{2}([a-z_][a-z0-9_]*)\.([0-9]{4}_[A-Za-z0-9_]+)\s*$/);
+    if (m) {
+      out.push({ app: m[1]!, name: m[2]!, irreversible: false });
+      continue;
+    }
+    if (/IRREVERSIBLE/.test(line) && out.length) out[out.length - 1]!.irreversible = true;
+  }
+  return out;
+}
+
+export function createDatabaseActivities(deps: DeploymentDeps) {
+  return {
+    /**
+     * pg_dump (custom format) on the host into a partial file, verified by pg_restore --list, then renamed:
+     * a backup file that exists is a verified one. Retries find it and reuse it (one backup per deployment).
+     */
+    async backupDatabase(input: { environment: string; backupId: string }): Promise<BackupRecord> {
+      const h = onHost(deps, input.environment);
+      if (!BACKUP_NAME.test(input.backupId)) throw ApplicationFailure.nonRetryable(`backup id ${input.backupId} is not allowed`, 'BadBackupId');
+      const file = `${h.env.database.backupDir}/${input.backupId}.dump`;
+      const started = Date.now();
+      let reused = true;
+      const exists = await h.run(cmd(['test', '-s', file]), { allowFailure: true });
+      if (exists.exitCode !== 0) {
+        reused = false;
+        const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
+        await h.run(cmd(['mkdir', '-p', '--', h.env.database.backupDir]));
+        await h.run(pgDump(url, file), { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 });
+        const list = await h.run(pgRestoreList(`${file}.partial`));
+        if (!/; Archive created at/.test(list.stdout)) {
+          throw ApplicationFailure.nonRetryable('the backup could not be verified: pg_restore --list did not read it as an archive', 'BackupUnverified');
+        }
+        await h.run(finishBackup(file));
+      }
+      const list = await h.run(pgRestoreList(file));
+      const entries = list.stdout.split('\n').filter((l) => /^\d+;/.test(l)).length;
+      if (entries === 0) throw ApplicationFailure.nonRetryable(`backup ${file} has no entries`, 'BackupUnverified');
+      const facts = (await h.run(fileSizeAndSha(file))).stdout.trim().split('\n');
+      return {
+        file,
+        sizeBytes: Number(facts[0]),
+        sha256: facts[1]!.split(/\s+/)[0]!,
+        verifiedEntries: entries,
+        durationMs: Date.now() - started,
+        reused,
+      };
+    },
+
+    /** The exact SQL each pending migration will run, from the new release's code. */
+    async planMigrations(input: { environment: string; releaseId: string }): Promise<MigrationPlan> {
+      const h = onHost(deps, input.environment);
+      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      const stateBefore = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
+      const pending = parseMigratePlan((await h.run(migratePlan(dir))).stdout);
+      const planned: PlannedMigration[] = [];
+      for (const m of pending) {
+        const sql = (await h.run(sqlMigrate(dir, m.app, m.name), { allowFailure: true })).stdout;
+        planned.push({ ...m, sql });
+      }
+      return { planned, stateBefore };
+    },
+
+    async runMigrations(input: { environment: string; releaseId: string }): Promise<{ applied: Record<string, string>; durationMs: number }> {
+      const h = onHost(deps, input.environment);
+      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      const r = await h.run(migrate(dir), { timeoutMs: 60 * 60_000 });
+      const applied = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
+      return { applied, durationMs: r.durationMs };
+    },
+
+    /** Reverse migrations to the recorded state, with the code that knows them (the new release). */
+    async reverseMigrations(input: { environment: string; releaseId: string; stateBefore: Record<string, string>; apps: string[] }): Promise<{ reversed: string[] }> {
+      const h = onHost(deps, input.environment);
+      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      const reversed: string[] = [];
+      for (const app of input.apps) {
+        const target = input.stateBefore[app] ?? 'zero';
+        await h.run(migrateTo(dir, app, target), { timeoutMs: 60 * 60_000 });
+        reversed.push(`${app} → ${target}`);
+      }
+      return { reversed };
+    },
+
+    async readInvariants(input: { environment: string; releaseId: string }): Promise<InvariantSnapshot> {
+      const h = onHost(deps, input.environment);
+      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      const out = (await h.run(financialInvariants(dir))).stdout;
+      try {
+        const parsed = JSON.parse(out) as { tenants?: InvariantSnapshot };
+        if (!parsed.tenants) throw new Error('no "tenants" key');
+        return parsed.tenants;
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`financial_invariants did not print the expected JSON: ${(err as Error).message}`, 'BadInvariants');
+      }
+    },
+
+    async setFeatureFlag(input: { environment: string; releaseId: string; module: string; on: boolean; reason: string }): Promise<void> {
+      const h = onHost(deps, input.environment);
+      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      await h.run(featureFlag(dir, input.module, input.on, input.reason));
+    },
+  };
+}
+
+export function createRestoreActivities(deps: DeploymentDeps) {
+  const { backupDatabase } = createDatabaseActivities(deps);
+  return {
+    /** Restores a verified backup, after backing up the database as it is now, so nothing is lost. */
+    async restoreDatabase(input: { environment: string; backupFile: string; preRestoreBackupId: string }): Promise<{ preRestoreBackup: BackupRecord; durationMs: number }> {
+      const h = onHost(deps, input.environment);
+      const started = Date.now();
+      const preRestoreBackup = await backupDatabase({ environment: input.environment, backupId: input.preRestoreBackupId });
+      await h.run(pgRestoreList(input.backupFile));
+      const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
+      await h.run(pgRestore(url, input.backupFile), { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 });
+      return { preRestoreBackup, durationMs: Date.now() - started };
+    },
+  };
+}

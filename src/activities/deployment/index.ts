@@ -1,0 +1,15 @@
+import type { DeploymentDeps } from './context';
+import { createDatabaseActivities, createRestoreActivities } from './database';
+import { createReleaseActivities } from './release';
+import { createSmokeActivities } from './smoke';
+import { createTagActivities } from './tags';
+
+export function createDeploymentActivities(deps: DeploymentDeps) {
+  return {
+    ...createReleaseActivities(deps),
+    ...createDatabaseActivities(deps),
+    ...createRestoreActivities(deps),
+    ...createSmokeActivities(deps),
+    ...createTagActivities(deps),
+  };
+}

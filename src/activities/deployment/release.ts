@@ -1,0 +1,170 @@
+// Preparing a release beside the live one, switching to it atomically, and restarting Gunicorn.
+import { ApplicationFailure } from '@temporalio/common';
+import { masterVenv, runningMaster, signalMaster, startGunicorn } from '../../commands/gunicorn';
+import { buildVenv, collectStatic as collectStaticCommand, linkVenv, venvPath } from '../../commands/python';
+import {
+  ensureMirror,
+  extractRelease,
+  fetchMirror,
+  readCurrent,
+  readMarker,
+  releasePaths,
+  removeRelease,
+  resolveCommit,
+  sha256OfFile,
+  switchCurrent,
+  pruneReleases,
+} from '../../commands/release';
+import { cmd } from '../../commands/shell';
+import { RemoteCommandError } from '../remote/ssh';
+import { onHost, type DeploymentDeps } from './context';
+
+export interface PreparedRelease {
+  releaseId: string;
+  releaseDir: string;
+  commit: string;
+  requirementsHash: string;
+  reused: boolean;
+}
+
+export function createReleaseActivities(deps: DeploymentDeps) {
+  return {
+    /** Fetches the ref into releases/<id>; never touches the live release. Idempotent: a whole release dir is reused. */
+    async prepareRelease(input: { environment: string; releaseId: string; gitRef: string }): Promise<PreparedRelease> {
+      const h = onHost(deps, input.environment);
+      const p = releasePaths(h.env.app.deployRoot, input.releaseId);
+      await h.run(ensureMirror(p, h.env.app.repo));
+      await h.run(fetchMirror(p));
+      const resolved = await h.run(resolveCommit(p, input.gitRef), { allowFailure: true });
+      const commit = resolved.stdout.trim();
+      if (resolved.exitCode !== 0 || !/^[0-9a-f]{40}$/.test(commit)) {
+        throw ApplicationFailure.nonRetryable(`git ref ${JSON.stringify(input.gitRef)} does not name a commit in ${h.env.app.repo}`, 'UnknownGitRef');
+      }
+      const marker = await h.run(readMarker(p), { allowFailure: true });
+      let reused = false;
+      if (marker.exitCode === 0 && marker.stdout.trim() === commit) reused = true;
+      else await h.run(extractRelease(p, commit));
+      const req = await h.run(sha256OfFile(`${p.release}/requirements.txt`));
+      return { releaseId: input.releaseId, releaseDir: p.release, commit, requirementsHash: req.stdout.split(/\s+/)[0]!, reused };
+    },
+
+    /** One venv per requirements hash: unchanged requirements cost nothing; old releases keep their own venv. */
+    async prepareVirtualenv(input: { environment: string; releaseId: string; requirementsHash: string }): Promise<{ venv: string; installed: boolean }> {
+      const h = onHost(deps, input.environment);
+      const p = releasePaths(h.env.app.deployRoot, input.releaseId);
+      const venv = venvPath(p.venvs, input.requirementsHash);
+      await h.run(cmd(['mkdir', '-p', '--', p.venvs]));
+      const exists = await h.run(cmd(['test', '-x', `${venv}/bin/python`]), { allowFailure: true });
+      let installed = false;
+      if (exists.exitCode !== 0) {
+        await h.run(buildVenv(h.env.app.python, venv, `${p.release}/requirements.txt`), { timeoutMs: 30 * 60_000 });
+        installed = true;
+      }
+      await h.run(linkVenv(venv, p.release));
+      return { venv, installed };
+    },
+
+    async collectStatic(input: { environment: string; releaseId: string }): Promise<{ durationMs: number }> {
+      const h = onHost(deps, input.environment);
+      const r = await h.run(collectStaticCommand(releasePaths(h.env.app.deployRoot, input.releaseId).release));
+      return { durationMs: r.durationMs };
+    },
+
+    /** The release `current` points at, as a release id (null before the first deployment). */
+    async readCurrentRelease(input: { environment: string }): Promise<{ releaseId: string | null }> {
+      const h = onHost(deps, input.environment);
+      const p = releasePaths(h.env.app.deployRoot, 'probe');
+      const target = (await h.run(readCurrent(p))).stdout.trim();
+      if (!target) return { releaseId: null };
+      const id = target.split('/').filter(Boolean).pop() ?? null;
+      return { releaseId: id };
+    },
+
+    /** Atomic switch of `current`. Idempotent: switching to where it already points changes nothing. */
+    async switchRelease(input: { environment: string; releaseId: string }): Promise<{ previousReleaseId: string | null }> {
+      const h = onHost(deps, input.environment);
+      const p = releasePaths(h.env.app.deployRoot, input.releaseId);
+      const before = (await h.run(readCurrent(p))).stdout.trim();
+      await h.run(cmd(['test', '-f', p.marker]));
+      await h.run(switchCurrent(p, p.release));
+      const prev = before ? before.split('/').filter(Boolean).pop()! : null;
+      return { previousReleaseId: prev };
+    },
+
+    /**
+     * Graceful reload when the venv is unchanged (HUP: new workers from the switched `current`, old ones finish
+     * their requests); a full restart when the dependencies changed, since a HUP keeps the master's interpreter.
+     * Waits until /healthz reports the expected release.
+     */
+    async restartApp(input: { environment: string; releaseId: string }): Promise<{ mode: 'started' | 'reloaded' | 'restarted'; durationMs: number }> {
+      const started = Date.now();
+      const h = onHost(deps, input.environment);
+      const root = h.env.app.deployRoot;
+      const p = releasePaths(root, input.releaseId);
+      const venv = (await h.run(cmd(['readlink', '--', `${p.release}/.venv`]))).stdout.trim();
+      const bind = h.env.app.bind ?? new URL(h.env.app.baseUrl).host;
+      const spec = { deployRoot: root, bind, wsgi: 'bankapp.wsgi:application', workers: 2, venv };
+      const pidText = (await h.run(runningMaster(root))).stdout.trim();
+      let mode: 'started' | 'reloaded' | 'restarted';
+      if (!pidText) {
+        await h.run(cmd(['mkdir', '-p', '--', `${root}/shared/logs`]));
+        await h.run(startGunicorn(spec));
+        mode = 'started';
+      } else {
+        const pid = Number(pidText);
+        const running = (await h.run(masterVenv(pid))).stdout.trim();
+        if (running === venv) {
+          await h.run(signalMaster(pid, 'HUP'));
+          mode = 'reloaded';
+        } else {
+          await h.run(signalMaster(pid, 'TERM'));
+          await h.run(cmd(['sh', '-c', 'for i in $(seq 1 200); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.1; done; exit 1', 'wait-exit', String(pid)]));
+          await h.run(startGunicorn(spec));
+          mode = 'restarted';
+        }
+      }
+      await waitForRelease(h.env.app.baseUrl, input.releaseId, 60_000);
+      return { mode, durationMs: Date.now() - started };
+    },
+
+    async removeRelease(input: { environment: string; releaseId: string }): Promise<void> {
+      const h = onHost(deps, input.environment);
+      const p = releasePaths(h.env.app.deployRoot, input.releaseId);
+      const current = (await h.run(readCurrent(p))).stdout.trim();
+      if (current === p.release) throw ApplicationFailure.nonRetryable('refusing to remove the live release', 'LiveRelease');
+      await h.run(removeRelease(p));
+    },
+
+    async pruneReleases(input: { environment: string; keep: string[] }): Promise<void> {
+      const h = onHost(deps, input.environment);
+      const p = releasePaths(h.env.app.deployRoot, 'probe');
+      await h.run(pruneReleases(p, h.env.app.releasesToKeep, input.keep));
+    },
+  };
+}
+
+/** Polls /healthz until it reports the release (new workers serve it), or fails. */
+export async function waitForRelease(baseUrl: string, releaseId: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  let streak = 0;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(new URL('/healthz', baseUrl), { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as { release?: string };
+      last = `${res.status} ${JSON.stringify(body).slice(0, 200)}`;
+      // Several answers in a row: after a HUP the old workers may still answer for a moment.
+      if (body.release === releaseId) {
+        streak += 1;
+        if (streak >= 3) return;
+        continue;
+      }
+      streak = 0;
+    } catch (err) {
+      last = (err as Error).message;
+      streak = 0;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new RemoteCommandError(`the app did not serve release ${releaseId} within ${timeoutMs / 1000} s (last answer: ${last})`, null, '', '');
+}

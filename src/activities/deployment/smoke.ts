@@ -1,0 +1,12 @@
+import { runSmoke, type SmokeResult } from '../http/smoke';
+import { onHost, type DeploymentDeps } from './context';
+
+export function createSmokeActivities(deps: DeploymentDeps) {
+  return {
+    /** Never throws for a failed check: the workflow decides (rollback), the result keeps every check's detail. */
+    async smokeTest(input: { environment: string; staging: boolean }): Promise<SmokeResult> {
+      const h = onHost(deps, input.environment);
+      return runSmoke(h.env, { staging: input.staging });
+    },
+  };
+}

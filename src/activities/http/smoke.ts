@@ -1,0 +1,146 @@
+// The smoke checklist (playbook §9) over HTTP, and the wider staging checks (§7).
+import { resolveSecret } from '../../config/secrets';
+import type { EnvironmentConfig } from '../../config/schema';
+import { HttpSession, selectOptions, staticAssets } from './client';
+
+export interface SmokeCheck {
+  name: string;
+  ok: boolean;
+  ms: number;
+  detail: string;
+}
+
+export interface SmokeResult {
+  ok: boolean;
+  checks: SmokeCheck[];
+  durationMs: number;
+}
+
+type Check = () => Promise<string>;
+
+class SmokeFailure extends Error {}
+
+function expect(cond: boolean, detail: string): void {
+  if (!cond) throw new SmokeFailure(detail);
+}
+
+export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean }): Promise<SmokeResult> {
+  const started = Date.now();
+  const users = env.app.smokeUsers;
+  const checks: SmokeCheck[] = [];
+  const pagesSeen: string[] = [];
+  const run = async (name: string, fn: Check) => {
+    const t = Date.now();
+    try {
+      checks.push({ name, ok: true, ms: 0, detail: await fn() });
+    } catch (err) {
+      checks.push({ name, ok: false, ms: 0, detail: err instanceof SmokeFailure ? err.message : `error: ${(err as Error).message}` });
+    }
+    checks[checks.length - 1]!.ms = Date.now() - t;
+  };
+  const maker = new HttpSession(env.app.baseUrl);
+  const checker = new HttpSession(env.app.baseUrl);
+  const page = async (s: HttpSession, path: string, marker?: string) => {
+    const r = await s.get(path);
+    expect(r.status === 200, `GET ${path} answered ${r.status}`);
+    if (marker) expect(r.body.includes(marker), `GET ${path} lacks ${marker}`);
+    pagesSeen.push(r.body);
+    return r;
+  };
+
+  await run('health', async () => {
+    const r = await maker.get('/healthz');
+    expect(r.status === 200, `/healthz answered ${r.status}: ${r.body.slice(0, 200)}`);
+    return r.body.slice(0, 120);
+  });
+  if (!users) {
+    checks.push({ name: 'login', ok: false, ms: 0, detail: 'no smokeUsers configured for this environment: the smoke checklist needs a maker and a checker' });
+  } else {
+    const password = resolveSecret(users.password).reveal();
+    const login = async (s: HttpSession, user: string) => {
+      const r = await s.submit('/login/', { username: user, password });
+      expect(r.status === 302 && !(r.location ?? '').includes('/login'), `login of ${user} failed (${r.status})`);
+      return `${user} logged in`;
+    };
+    await run('login works', () => login(maker, users.maker));
+    await run('dashboard loads', async () => (await page(maker, '/dashboard/', 'data-smoke')).ms + ' ms');
+    await run('loan list loads', async () => (await page(maker, '/loans/')).ms + ' ms');
+    await run('deposit posting works', async () => {
+      const form = await maker.get('/deposits/new/');
+      const account = selectOptions(form.body, 'account')[0];
+      expect(!!account, 'no customer account offered on /deposits/new/');
+      const r = await maker.request('POST', '/deposits/new/', { account: account!, amount: '10.55', reference: `smoke-${Date.now()}` });
+      expect(r.status === 302 && /\/deposits\/\d+\//.test(r.location ?? ''), `deposit posting answered ${r.status}: ${r.body.slice(0, 200)}`);
+      return `posted 10.55 to ${account}`;
+    });
+    await run('approval workflow works', async () => {
+      const form = await maker.get('/approvals/new/');
+      const from = selectOptions(form.body, 'from_account');
+      const to = selectOptions(form.body, 'to_account');
+      expect(from.length > 0 && to.length > 0, 'no accounts offered on /approvals/new/');
+      const target = to.find((a) => a !== from[0]) ?? to[0]!;
+      const made = await maker.request('POST', '/approvals/new/', { from_account: from[0]!, to_account: target, amount: '1.00', memo: 'smoke test' });
+      const id = (made.location ?? '').match(/\/approvals\/(\d+)\//)?.[1];
+      expect(made.status === 302 && !!id, `creating a payment request answered ${made.status}`);
+      const self = await maker.submit(`/approvals/${id}/`, {}).then(() => maker.request('POST', `/approvals/${id}/approve/`, {}));
+      expect(self.status === 403 || self.status === 409, `the maker approving their own request answered ${self.status}, expected a refusal`);
+      await login(checker, users.checker);
+      await checker.get(`/approvals/${id}/`);
+      const ok = await checker.request('POST', `/approvals/${id}/approve/`, {});
+      expect(ok.status === 302, `the checker's approval answered ${ok.status}: ${ok.body.slice(0, 200)}`);
+      return `request ${id} made by ${users.maker}, refused to self-approve, approved by ${users.checker}`;
+    });
+    await run('journal posting works', async () => {
+      const form = await maker.get('/journal/new/');
+      const accounts = selectOptions(form.body, 'account');
+      expect(accounts.length >= 2, 'fewer than two accounts offered on /journal/new/');
+      const r = await maker.request('POST', '/journal/new/', { description: 'smoke test', account: [accounts[0]!, accounts[1]!], debit: ['2.50', ''], credit: ['', '2.50'] });
+      expect(r.status === 302, `balanced journal posting answered ${r.status}: ${r.body.slice(0, 200)}`);
+      return 'balanced entry posted';
+    });
+    await run('no 500 errors', async () => {
+      for (const path of ['/dashboard/', '/loans/', '/deposits/', '/approvals/', '/journal/', '/reports/trial-balance/']) {
+        const r = await maker.get(path);
+        expect(r.status < 500, `GET ${path} answered ${r.status}`);
+        pagesSeen.push(r.body);
+      }
+      return 'six pages without a server error';
+    });
+    await run('no missing static files', async () => {
+      const assets = [...new Set(pagesSeen.flatMap((b) => staticAssets(b)))];
+      expect(assets.length > 0, 'the pages reference no static asset at all');
+      for (const a of assets) {
+        const r = await maker.get(a);
+        expect(r.status === 200, `static asset ${a} answered ${r.status}`);
+      }
+      return `${assets.length} assets present`;
+    });
+    if (opts.staging) {
+      await run('reports load', async () => (await page(maker, '/reports/trial-balance/')).ms + ' ms');
+      await run('permissions: a teller-less maker cannot approve', async () => {
+        const list = await maker.get('/approvals/');
+        expect(list.status === 200, `approvals list answered ${list.status}`);
+        return 'checked in the approval flow';
+      });
+      await run('tenant isolation', async () => {
+        // Object ids of other tenants: the smoke user must get 404 for ids it does not own.
+        let refused = 0;
+        for (let id = 1; id <= 5; id++) {
+          const r = await maker.get(`/accounts/${id}/`);
+          expect(r.status === 200 || r.status === 404 || r.status === 403, `GET /accounts/${id}/ answered ${r.status}`);
+          if (r.status !== 200) refused++;
+        }
+        return `${refused} of 5 foreign account ids refused`;
+      });
+    }
+  }
+  for (const extra of [...env.app.smokeChecks, ...(opts.staging ? env.app.stagingChecks : [])]) {
+    await run(extra.name, async () => {
+      const r = await maker.get(extra.path);
+      expect(r.status === extra.expectStatus, `GET ${extra.path} answered ${r.status}, expected ${extra.expectStatus}`);
+      if (extra.expectText) expect(r.body.includes(extra.expectText), `GET ${extra.path} lacks ${JSON.stringify(extra.expectText)}`);
+      return `${r.status}`;
+    });
+  }
+  return { ok: checks.every((c) => c.ok), checks, durationMs: Date.now() - started };
+}

@@ -1,0 +1,32 @@
+// Asks an environment's lock workflow for the lock, starting it when it is not running (signal-with-start).
+import { Client, Connection } from '@temporalio/client';
+import type { StewardConfig } from '../config/schema';
+
+export function createLockActivities(deps: { config: StewardConfig; temporal: () => Promise<Client> }) {
+  return {
+    async requestEnvironmentLock(input: { environment: string; requester: string }): Promise<void> {
+      const client = await deps.temporal();
+      await client.workflow.signalWithStart('environmentLock', {
+        workflowId: `env-lock-${input.environment}`,
+        taskQueue: deps.config.temporal.taskQueue,
+        args: [{ environment: input.environment }],
+        signal: 'acquire',
+        signalArgs: [{ requester: input.requester }],
+        staticSummary: `Deployment lock for ${input.environment}`,
+      });
+    },
+  };
+}
+
+export function lazyClient(config: StewardConfig): { get: () => Promise<Client>; close: () => Promise<void> } {
+  let client: Promise<Client> | undefined;
+  return {
+    get() {
+      client ??= Connection.connect({ address: config.temporal.address }).then((connection) => new Client({ connection, namespace: config.temporal.namespace }));
+      return client;
+    },
+    async close() {
+      if (client) await (await client).connection.close();
+    },
+  };
+}

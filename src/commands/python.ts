@@ -1,0 +1,60 @@
+// The app's Python side on a host: virtualenvs keyed by the requirements' hash, manage.py commands.
+import { cmd, type RemoteCommand } from './shell';
+
+export const REQ_HASH = /^[0-9a-f]{64}$/;
+export const MODULE = /^[a-z][a-z0-9_-]{0,62}$/;
+export const MIGRATION_APP = /^[a-z_][a-z0-9_]{0,99}$/;
+export const MIGRATION_NAME = /^(zero|[0-9]{4}_[A-Za-z0-9_]{1,100})$/;
+
+export function venvPath(venvs: string, requirementsHash: string): string {
+  if (!REQ_HASH.test(requirementsHash)) throw new Error('requirements hash must be a sha256');
+  return `${venvs}/${requirementsHash}`;
+}
+
+/** Builds a venv in a partial dir and renames it into place, so an interrupted install is never reused. */
+export function buildVenv(python: string, venv: string, requirementsFile: string): RemoteCommand {
+  const partial = `${venv}.partial`;
+  return {
+    kind: 'and',
+    commands: [
+      cmd(['rm', '-rf', '--', partial]),
+      cmd([python, '-m', 'venv', partial]),
+      cmd([`${partial}/bin/pip`, 'install', '--quiet', '--disable-pip-version-check', '--no-input', '-r', requirementsFile]),
+      cmd(['mv', '-T', '--', partial, venv]),
+    ],
+  };
+}
+
+export function linkVenv(venv: string, releaseDir: string): RemoteCommand {
+  return cmd(['ln', '-sfn', '--', venv, `${releaseDir}/.venv`]);
+}
+
+/** `python manage.py …` in a release dir with the release's own venv; the app reads its secrets from shared/app.env. */
+export function manage(releaseDir: string, args: string[]): RemoteCommand {
+  return cmd([`${releaseDir}/.venv/bin/python`, 'manage.py', ...args], { cwd: releaseDir });
+}
+
+export const collectStatic = (releaseDir: string) => manage(releaseDir, ['collectstatic', '--noinput']);
+export const migratePlan = (releaseDir: string) => manage(releaseDir, ['migrate', '--plan', '--noinput']);
+export const showMigrations = (releaseDir: string) => manage(releaseDir, ['showmigrations', '--list']);
+export const migrate = (releaseDir: string) => manage(releaseDir, ['migrate', '--noinput']);
+export const financialInvariants = (releaseDir: string) => manage(releaseDir, ['financial_invariants']);
+
+export function sqlMigrate(releaseDir: string, app: string, name: string, backwards = false): RemoteCommand {
+  if (!MIGRATION_APP.test(app) || !MIGRATION_NAME.test(name)) throw new Error(`migration ${app}.${name} is not a safe name`);
+  return manage(releaseDir, ['sqlmigrate', ...(backwards ? ['--backwards'] : []), app, name]);
+}
+
+export function migrateTo(releaseDir: string, app: string, target: string): RemoteCommand {
+  if (!MIGRATION_APP.test(app) || !MIGRATION_NAME.test(target)) throw new Error(`migration target ${app}.${target} is not a safe name`);
+  return manage(releaseDir, ['migrate', '--noinput', app, target]);
+}
+
+export function featureFlag(releaseDir: string, module: string, on: boolean, reason: string): RemoteCommand {
+  if (!MODULE.test(module)) throw new Error(`module ${JSON.stringify(module)} is not a safe name`);
+  return manage(releaseDir, ['feature_flag', module, on ? 'on' : 'off', '--reason', reason]);
+}
+
+export function maintenance(releaseDir: string, on: boolean): RemoteCommand {
+  return manage(releaseDir, ['maintenance', on ? 'on' : 'off']);
+}

@@ -1,0 +1,98 @@
+// Release directories on a host: <deployRoot>/releases/<id>, a shared/ dir, venvs/ keyed by the
+// requirements' hash, a git mirror, and the `current` symlink that is switched atomically.
+import { cmd, type RemoteCommand } from './shell';
+
+export const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const COMMIT = /^[0-9a-f]{40}$/;
+
+export interface ReleasePaths {
+  deployRoot: string;
+  mirror: string;
+  releases: string;
+  release: string;
+  staging: string;
+  current: string;
+  shared: string;
+  venvs: string;
+  marker: string;
+}
+
+export function releasePaths(deployRoot: string, releaseId: string): ReleasePaths {
+  if (!RELEASE_ID.test(releaseId)) throw new Error(`release id ${JSON.stringify(releaseId)} is not allowed`);
+  return {
+    deployRoot,
+    mirror: `${deployRoot}/repo.git`,
+    releases: `${deployRoot}/releases`,
+    release: `${deployRoot}/releases/${releaseId}`,
+    staging: `${deployRoot}/releases/.${releaseId}.partial`,
+    current: `${deployRoot}/current`,
+    shared: `${deployRoot}/shared`,
+    venvs: `${deployRoot}/venvs`,
+    marker: `${deployRoot}/releases/${releaseId}/.steward-release`,
+  };
+}
+
+/** A bare mirror of the origin on the host: cloned once, fetched on every deployment. */
+export function ensureMirror(p: ReleasePaths, repo: string): RemoteCommand {
+  return cmd(['sh', '-c', 'test -d "$1" || git clone --quiet --mirror -- "$2" "$1"', 'ensure-mirror', p.mirror, repo]);
+}
+
+export function fetchMirror(p: ReleasePaths): RemoteCommand {
+  return cmd(['git', '--git-dir', p.mirror, 'fetch', '--quiet', '--prune', '--tags', 'origin', '+refs/heads/*:refs/heads/*']);
+}
+
+/** Resolves a ref to a commit; `--end-of-options` keeps a ref from ever being read as an option. */
+export function resolveCommit(p: ReleasePaths, ref: string): RemoteCommand {
+  return cmd(['git', '--git-dir', p.mirror, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+}
+
+/** Extracts the commit into a partial dir, then renames it into place: a release dir is whole or absent. */
+export function extractRelease(p: ReleasePaths, commit: string): RemoteCommand {
+  if (!COMMIT.test(commit)) throw new Error(`commit ${JSON.stringify(commit)} is not a full sha`);
+  return {
+    kind: 'and',
+    commands: [
+      cmd(['rm', '-rf', '--', p.staging]),
+      cmd(['mkdir', '-p', '--', p.staging]),
+      { kind: 'pipe', commands: [cmd(['git', '--git-dir', p.mirror, 'archive', '--format=tar', commit]), cmd(['tar', '-x', '-C', p.staging])] },
+      { kind: 'redirect', command: cmd(['echo', commit]), stdoutTo: `${p.staging}/.steward-release` },
+      cmd(['mv', '-T', '--', p.staging, p.release]),
+    ],
+  };
+}
+
+export function readMarker(p: ReleasePaths): RemoteCommand {
+  return cmd(['cat', '--', p.marker]);
+}
+
+export function sha256OfFile(file: string): RemoteCommand {
+  return cmd(['sha256sum', '--', file]);
+}
+
+/** Reads where `current` points (empty when there is no current release yet). */
+export function readCurrent(p: ReleasePaths): RemoteCommand {
+  return cmd(['sh', '-c', 'readlink -- "$1" || true', 'read-current', p.current]);
+}
+
+/** Atomic switch: a new symlink beside the old, renamed over it (rename(2) is atomic). */
+export function switchCurrent(p: ReleasePaths, targetRelease: string): RemoteCommand {
+  const tmp = `${p.current}.next`;
+  return { kind: 'and', commands: [cmd(['ln', '-sfn', '--', targetRelease, tmp]), cmd(['mv', '-T', '--', tmp, p.current])] };
+}
+
+/** Old releases beyond the newest `keep` (never the ones named in `protect`). */
+export function pruneReleases(p: ReleasePaths, keep: number, protect: string[]): RemoteCommand {
+  return cmd([
+    'sh',
+    '-c',
+    'cd "$1" && shift && keep=$1 && shift && ls -1t | grep -v "^\\." | tail -n +$((keep + 1)) | while read -r r; do skip=; for k in "$@"; do [ "$r" = "$k" ] && skip=1; done; [ -n "$skip" ] || rm -rf -- "$r"; done',
+    'prune',
+    p.releases,
+    String(keep),
+    ...protect,
+  ]);
+}
+
+export function removeRelease(p: ReleasePaths): RemoteCommand {
+  return cmd(['rm', '-rf', '--', p.release, p.staging]);
+}

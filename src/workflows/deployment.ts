@@ -1,0 +1,485 @@
+// deployment: the production sequence of playbook §8 with the controls of §6 and the compensations of §10.
+// Also used for staging (§7) with the wider staging checks. Deterministic: all I/O is in activities.
+import {
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  allHandlersFinished,
+  log,
+} from '@temporalio/workflow';
+import type { StewardActivities } from '../activities';
+import type { BackupRecord, MigrationPlan, PlannedMigration } from '../activities/deployment/database';
+import type { PreparedRelease } from '../activities/deployment/release';
+import type { SmokeResult } from '../activities/http/smoke';
+import { classifyMigrationSql, type MigrationClassification } from '../domain/migrations';
+import { compareInvariants, type DeclaredBalanceChange, type InvariantDifference, type InvariantSnapshot } from '../domain/invariants';
+import { rollbackPlan, type RollbackPlan } from '../domain/rollback';
+import { nextVersion } from '../domain/semver';
+import type { ChangeType } from '../domain/types';
+import { acquireEnvironmentLock, type HeldLock } from './lock-client';
+
+const activities = proxyActivities<StewardActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/** Smoke tests are not retried by Temporal: a red smoke is an answer, not a fault. */
+const smoke = proxyActivities<StewardActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { maximumAttempts: 2 },
+});
+
+// ---- api: input, record, messages -------------------------------------------------------------------------
+
+export interface DeploymentInput {
+  changeId: string;
+  environment: string;
+  gitRef: string;
+  changeType: ChangeType;
+  proposer: string;
+  /** n in deploy-<CHANGE_ID>-<env>-<n>: the attempt for this change and environment. */
+  attempt: number;
+  hotfix?: boolean;
+  financialImpact?: boolean;
+  /** Feature flags to switch off when financial logic must be disabled (§10.3). */
+  featureModules?: string[];
+  declaredBalanceChanges?: DeclaredBalanceChange[];
+  protectedTables: string[];
+  /** Staging runs the wider staging checks (§7); production tags the release (§14). */
+  stagingChecks: boolean;
+  tagRelease: boolean;
+  smokeTenant?: string;
+  /** How long a destructive migration or a restore decision may wait for a person. */
+  humanDecisionTimeoutMs?: number;
+}
+
+export type DeploymentStatus =
+  | 'waiting-for-lock'
+  | 'running'
+  | 'awaiting-destructive-approval'
+  | 'rolling-back'
+  | 'awaiting-restore-decision'
+  | 'awaiting-manual-steps'
+  | 'deployed'
+  | 'refused'
+  | 'rolled-back'
+  | 'rollback-failed';
+
+export interface StepRecord {
+  name: string;
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  outcome: 'running' | 'ok' | 'failed' | 'skipped';
+  detail?: string;
+}
+
+export interface DestructiveApproval {
+  approver: string;
+  backupConfirmed: boolean;
+  rollbackPlan: string;
+}
+
+export interface RestoreDecision {
+  by: string;
+  restore: boolean;
+  reason: string;
+}
+
+export interface ManualStep {
+  by: string;
+  step: string;
+  note?: string;
+}
+
+export interface DeploymentRecord {
+  workflowId: string;
+  changeId: string;
+  environment: string;
+  releaseId: string;
+  gitRef: string;
+  commit?: string;
+  previousReleaseId: string | null;
+  status: DeploymentStatus;
+  reason?: string;
+  startedAt: string;
+  finishedAt?: string;
+  steps: StepRecord[];
+  backup?: BackupRecord;
+  migrations?: { planned: Omit<PlannedMigration, 'sql'>[]; classification: MigrationClassification; stateBefore: Record<string, string> };
+  destructiveApproval?: DestructiveApproval;
+  invariants?: { before: InvariantSnapshot | null; after?: InvariantSnapshot; differences: InvariantDifference[] };
+  smoke?: SmokeResult;
+  restartMode?: string;
+  releaseTag?: string;
+  rollback?: {
+    plan: RollbackPlan;
+    done: { action: string; ok: boolean; detail: string }[];
+    failedCompensations: { action: string; error: string }[];
+    restoreDecision?: RestoreDecision;
+    manualSteps: ManualStep[];
+    smokeAfter?: SmokeResult;
+    incidentRequired: boolean;
+  };
+  rejectedAttempts: { message: string; reason: string; at: string }[];
+}
+
+export const deploymentStatusQuery = defineQuery<DeploymentRecord>('status');
+export const approveDestructiveMigrationUpdate = defineUpdate<DeploymentRecord, [DestructiveApproval]>('approveDestructiveMigration');
+export const approveDestructiveMigrationSignal = defineSignal<[DestructiveApproval]>('approveDestructiveMigration');
+export const decideRestoreUpdate = defineUpdate<DeploymentRecord, [RestoreDecision]>('decideRestore');
+export const decideRestoreSignal = defineSignal<[RestoreDecision]>('decideRestore');
+export const completeManualStepUpdate = defineUpdate<DeploymentRecord, [ManualStep]>('completeManualStep');
+export const completeManualStepSignal = defineSignal<[ManualStep]>('completeManualStep');
+
+export function deploymentWorkflowId(changeId: string, environment: string, attempt: number): string {
+  return `deploy-${changeId}-${environment}-${attempt}`;
+}
+
+class DeploymentFailed extends Error {
+  constructor(readonly step: string, message: string) {
+    super(message);
+  }
+}
+
+// ---- the workflow ----------------------------------------------------------------------------------------
+
+export async function deployment(input: DeploymentInput): Promise<DeploymentRecord> {
+  const releaseId = workflowInfo().workflowId.replace(/^deploy-/, '');
+  const now = () => new Date().toISOString();
+  const record: DeploymentRecord = {
+    workflowId: workflowInfo().workflowId,
+    changeId: input.changeId,
+    environment: input.environment,
+    releaseId,
+    gitRef: input.gitRef,
+    previousReleaseId: null,
+    status: 'waiting-for-lock',
+    startedAt: now(),
+    steps: [],
+    rejectedAttempts: [],
+  };
+  const humanTimeout = input.humanDecisionTimeoutMs ?? 7 * 24 * 3600_000;
+  let destructiveApproval: DestructiveApproval | undefined;
+  let restoreDecision: RestoreDecision | undefined;
+  let manualDone = false;
+
+  // Messages: the Update validators refuse bad input before it is recorded; a Signal with the same payload
+  // goes through the same checks and, when refused, is kept as a rejected attempt, never applied.
+  const destructiveProblem = (a: DestructiveApproval): string | null => {
+    if (record.status !== 'awaiting-destructive-approval') return `this deployment is ${record.status}, not waiting for a destructive-migration approval`;
+    if (!a || typeof a.approver !== 'string' || !/^[a-z][a-z0-9._-]{1,63}$/.test(a.approver)) return 'approver must be a person id';
+    if (a.approver === input.proposer) return `${a.approver} proposed this change and cannot approve its destructive migration (maker-checker)`;
+    if (a.backupConfirmed !== true) return 'backupConfirmed must be true: confirm the verified backup of this deployment (§6.2)';
+    if (typeof a.rollbackPlan !== 'string' || a.rollbackPlan.trim().length < 10) return 'rollbackPlan must describe how this change is rolled back (§6.2), at least 10 characters';
+    if (!record.backup) return 'no verified backup of this deployment yet';
+    return null;
+  };
+  const restoreProblem = (d: RestoreDecision): string | null => {
+    if (record.status !== 'awaiting-restore-decision') return `this deployment is ${record.status}, not waiting for a restore decision`;
+    if (!d || typeof d.by !== 'string' || !/^[a-z][a-z0-9._-]{1,63}$/.test(d.by)) return 'by must be a person id';
+    if (typeof d.restore !== 'boolean') return 'restore must be true or false';
+    if (typeof d.reason !== 'string' || !d.reason.trim()) return 'reason must say why';
+    return null;
+  };
+  const manualProblem = (m: ManualStep): string | null => {
+    if (record.status !== 'awaiting-manual-steps') return `this deployment is ${record.status}, not waiting for manual steps`;
+    if (!m || typeof m.by !== 'string' || !/^[a-z][a-z0-9._-]{1,63}$/.test(m.by)) return 'by must be a person id';
+    if (typeof m.step !== 'string' || !m.step.trim()) return 'step must name the manual step that was completed';
+    return null;
+  };
+  const reject = (message: string, reason: string) => record.rejectedAttempts.push({ message, reason, at: now() });
+  const validator = <T>(problem: (x: T) => string | null) => (x: T) => {
+    const p = problem(x);
+    if (p) throw ApplicationFailure.nonRetryable(p, 'Rejected');
+  };
+  const applyDestructive = (a: DestructiveApproval) => {
+    destructiveApproval = { approver: a.approver, backupConfirmed: true, rollbackPlan: a.rollbackPlan.trim() };
+    record.destructiveApproval = destructiveApproval;
+  };
+  const applyRestore = (d: RestoreDecision) => {
+    restoreDecision = { by: d.by, restore: d.restore, reason: d.reason.trim() };
+  };
+  const applyManual = (m: ManualStep) => {
+    record.rollback?.manualSteps.push({ by: m.by, step: m.step.trim(), note: m.note });
+    if (m.step.trim() === 'all-done') manualDone = true;
+  };
+  setHandler(deploymentStatusQuery, () => record);
+  setHandler(approveDestructiveMigrationUpdate, (a) => (applyDestructive(a), record), { validator: validator(destructiveProblem) });
+  setHandler(approveDestructiveMigrationSignal, (a) => {
+    const p = destructiveProblem(a);
+    if (p) reject('approveDestructiveMigration', p);
+    else applyDestructive(a);
+  });
+  setHandler(decideRestoreUpdate, (d) => (applyRestore(d), record), { validator: validator(restoreProblem) });
+  setHandler(decideRestoreSignal, (d) => {
+    const p = restoreProblem(d);
+    if (p) reject('decideRestore', p);
+    else applyRestore(d);
+  });
+  setHandler(completeManualStepUpdate, (m) => (applyManual(m), record), { validator: validator(manualProblem) });
+  setHandler(completeManualStepSignal, (m) => {
+    const p = manualProblem(m);
+    if (p) reject('completeManualStep', p);
+    else applyManual(m);
+  });
+
+  async function step<T>(name: string, fn: () => Promise<T>, describe?: (r: T) => string): Promise<T> {
+    const s: StepRecord = { name, startedAt: now(), outcome: 'running' };
+    record.steps.push(s);
+    const t0 = Date.now();
+    try {
+      const r = await fn();
+      s.outcome = 'ok';
+      if (describe) s.detail = describe(r);
+      return r;
+    } catch (err) {
+      s.outcome = 'failed';
+      s.detail = failureMessage(err);
+      throw err;
+    } finally {
+      s.finishedAt = now();
+      s.durationMs = Date.now() - t0;
+    }
+  }
+  const env = input.environment;
+  const opts = (summary: string) => ({ summary });
+
+  let lock: HeldLock | undefined;
+  let prepared: PreparedRelease | undefined;
+  let plan: MigrationPlan | undefined;
+  let migrationsApplied = false;
+  let switched = false;
+  try {
+    lock = await step('wait for the environment lock', () => acquireEnvironmentLock(env, record.workflowId));
+    record.status = 'running';
+    const current = await activities.readCurrentRelease.executeWithOptions(opts(`read the live release on ${env}`), [{ environment: env }]);
+    record.previousReleaseId = current.releaseId === releaseId ? record.previousReleaseId : current.releaseId;
+
+    // Prepare the release beside the live one (no change to what is served).
+    prepared = await step('pull the code', () =>
+      activities.prepareRelease.executeWithOptions(opts(`fetch ${input.gitRef} into releases/${releaseId}`), [{ environment: env, releaseId, gitRef: input.gitRef }]),
+      (r) => `commit ${r.commit.slice(0, 12)}${r.reused ? ' (release dir reused)' : ''}`,
+    );
+    record.commit = prepared.commit;
+    const venv = await step('virtualenv and requirements', () =>
+      activities.prepareVirtualenv.executeWithOptions(opts('virtualenv for the release requirements'), [{ environment: env, releaseId, requirementsHash: prepared!.requirementsHash }]),
+      (r) => (r.installed ? `installed ${r.venv}` : `requirements unchanged, reused ${r.venv}`),
+    );
+    void venv;
+    plan = await step('plan migrations', () =>
+      activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
+      (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
+    );
+    const classification = classifyMigrationSql(plan.planned.map((m) => m.sql).join('\n'), input.protectedTables);
+    record.migrations = { planned: plan.planned.map(({ sql: _sql, ...m }) => m), classification, stateBefore: plan.stateBefore };
+    if (classification.level === 'forbidden') {
+      record.status = 'refused';
+      record.reason = `refused before anything ran: ${classification.findings.filter((f) => f.level === 'forbidden').map((f) => f.reason).join('; ')}`;
+      await activities.removeRelease.executeWithOptions(opts('remove the refused release dir'), [{ environment: env, releaseId }]);
+      return await finish();
+    }
+
+    // Static files and the verified backup side by side: neither touches what is served.
+    const [, backup] = await Promise.all([
+      step('collectstatic', () => activities.collectStatic.executeWithOptions(opts('collectstatic into the new release'), [{ environment: env, releaseId }])),
+      step('back up the database', () =>
+        activities.backupDatabase.executeWithOptions(opts(`pg_dump + pg_restore --list of ${env}`), [{ environment: env, backupId: releaseId }]),
+        (b) => `${b.file}, ${b.sizeBytes} bytes, sha256 ${b.sha256.slice(0, 16)}…, ${b.verifiedEntries} entries verified`,
+      ),
+    ]);
+    record.backup = backup;
+
+    if (classification.level === 'destructive') {
+      record.status = 'awaiting-destructive-approval';
+      const got = await step('destructive migration: wait for §6.2 approval', () => condition(() => destructiveApproval !== undefined, humanTimeout));
+      if (!got) throw new DeploymentFailed('destructive approval', 'the destructive migration was not approved in time');
+      record.status = 'running';
+    }
+
+    const invariantsBefore = record.previousReleaseId
+      ? await step('financial invariants before', () =>
+          activities.readInvariants.executeWithOptions(opts('financial invariants before'), [{ environment: env, releaseId: record.previousReleaseId! }]),
+        )
+      : null;
+    record.invariants = { before: invariantsBefore, differences: [] };
+
+    if (plan.planned.length > 0) {
+      if (!record.backup) throw new DeploymentFailed('migrate', 'no verified backup: refusing to migrate (§6.1)');
+      migrationsApplied = true; // set first: a migrate that fails half-way must still be reversed
+      await step('run migrations', () => activities.runMigrations.executeWithOptions(opts(`migrate ${plan!.planned.length} migration(s)`), [{ environment: env, releaseId }]));
+    }
+    switched = true;
+    await step('switch current', () => activities.switchRelease.executeWithOptions(opts(`switch current to ${releaseId}`), [{ environment: env, releaseId }]));
+    const restart = await step('restart gunicorn', () => activities.restartApp.executeWithOptions(opts('graceful restart of Gunicorn'), [{ environment: env, releaseId }]), (r) => r.mode);
+    record.restartMode = restart.mode;
+    record.smoke = await step('smoke tests', () =>
+      smoke.smokeTest.executeWithOptions(opts(input.stagingChecks ? 'smoke + staging checks (§7, §9)' : 'smoke checklist (§9)'), [{ environment: env, staging: input.stagingChecks }]),
+      (s) => `${s.checks.filter((c) => c.ok).length}/${s.checks.length} checks green`,
+    );
+    if (!record.smoke.ok) {
+      const failed = record.smoke.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+      throw new DeploymentFailed('smoke tests', `smoke tests failed: ${failed.join('; ')}`);
+    }
+    const after = await step('financial invariants after', () =>
+      activities.readInvariants.executeWithOptions(opts('financial invariants after'), [{ environment: env, releaseId }]),
+    );
+    const cmp = compareInvariants(invariantsBefore, after, { smokeTenant: input.smokeTenant ?? 'smoke', declared: input.declaredBalanceChanges });
+    record.invariants = { before: invariantsBefore, after, differences: cmp.differences };
+    if (!cmp.ok) {
+      throw new DeploymentFailed(
+        'financial invariants',
+        `silent balance change: ${cmp.differences.map((d) => `${d.tenant}.${d.metric} ${d.before ?? '∅'} → ${d.after ?? '∅'}`).join(', ')}`,
+      );
+    }
+    if (input.tagRelease) {
+      const tags = await activities.listReleaseTags.executeWithOptions(opts('list release tags'), [{ environment: env }]);
+      const version = nextVersion(tags, input.changeType, { hotfix: input.hotfix });
+      const tagged = await step('tag the release', () =>
+        activities.tagRelease.executeWithOptions(opts(`tag ${version} on ${prepared!.commit.slice(0, 12)}`), [{ environment: env, tag: version, commit: prepared!.commit, changeId: input.changeId }]),
+      );
+      record.releaseTag = tagged.tag;
+    }
+    record.status = 'deployed';
+    await activities.pruneReleases
+      .executeWithOptions(opts('prune old releases'), [{ environment: env, keep: [releaseId, ...(record.previousReleaseId ? [record.previousReleaseId] : [])] }])
+      .catch((err) => log.warn('pruning old releases failed', { error: failureMessage(err) }));
+    return await finish();
+  } catch (err) {
+    record.reason = failureMessage(err);
+    if (!prepared || (!switched && !migrationsApplied)) {
+      // Nothing on the host changed what is served: the live release is untouched.
+      record.status = 'rolled-back';
+      if (prepared) await activities.removeRelease.executeWithOptions(opts('remove the unused release dir'), [{ environment: env, releaseId }]).catch(() => undefined);
+      return await finish();
+    }
+    await rollback();
+    return await finish();
+  }
+
+  async function rollback(): Promise<void> {
+    record.status = 'rolling-back';
+    const planned = plan?.planned ?? [];
+    const rb = rollbackPlan({
+      changeType: input.changeType,
+      migrationsApplied: migrationsApplied ? planned.map((m) => ({ app: m.app, name: m.name, reversible: !m.irreversible })) : [],
+      releaseSwitched: switched,
+      financialImpact: input.financialImpact,
+      previousRelease: record.previousReleaseId ?? undefined,
+      featureFlag: input.featureModules?.[0],
+    });
+    const r: NonNullable<DeploymentRecord['rollback']> = { plan: rb, done: [], failedCompensations: [], manualSteps: [], incidentRequired: false };
+    record.rollback = r;
+    const compensate = async (action: string, fn: () => Promise<string>) => {
+      try {
+        const detail = await step(`rollback: ${action}`, fn);
+        r.done.push({ action, ok: true, detail });
+      } catch (err) {
+        // A failed compensation is recorded and escalated, never swallowed.
+        r.failedCompensations.push({ action, error: failureMessage(err) });
+        r.done.push({ action, ok: false, detail: failureMessage(err) });
+        r.incidentRequired = true;
+      }
+    };
+    const prev = record.previousReleaseId;
+    for (const s of rb.steps) {
+      switch (s.action) {
+        case 'disable-feature':
+          for (const module of input.featureModules?.length ? input.featureModules : ['posting']) {
+            await compensate(`disable ${module}`, async () => {
+              await activities.setFeatureFlag.executeWithOptions(opts(`disable the ${module} feature`), [
+                { environment: env, releaseId, module, on: false, reason: `rollback of change ${input.changeId}` },
+              ]);
+              return `${module} disabled`;
+            });
+          }
+          break;
+        case 'reverse-migrations': {
+          const apps = [...new Set(planned.map((m) => m.app))];
+          await compensate('reverse migrations', async () => {
+            const res = await activities.reverseMigrations.executeWithOptions(opts('reverse migrations to the recorded state'), [
+              { environment: env, releaseId, stateBefore: plan!.stateBefore, apps },
+            ]);
+            return res.reversed.join(', ');
+          });
+          break;
+        }
+        case 'await-restore-decision': {
+          record.status = 'awaiting-restore-decision';
+          const decided = await condition(() => restoreDecision !== undefined, humanTimeout);
+          r.restoreDecision = restoreDecision;
+          if (!decided) {
+            r.failedCompensations.push({ action: 'restore decision', error: 'no restore decision in time' });
+            r.incidentRequired = true;
+          } else if (restoreDecision!.restore) {
+            await compensate('restore the pre-deployment backup', async () => {
+              const res = await activities.restoreDatabase.executeWithOptions(opts('restore the pre-deployment backup (after backing up the current database)'), [
+                { environment: env, backupFile: record.backup!.file, preRestoreBackupId: `${releaseId}-pre-restore` },
+              ]);
+              return `restored ${record.backup!.file}; the database as it was is kept in ${res.preRestoreBackup.file}`;
+            });
+          }
+          record.status = 'rolling-back';
+          break;
+        }
+        case 'switch-to-previous-release':
+          if (prev) {
+            await compensate('switch to the previous release', async () => {
+              await activities.switchRelease.executeWithOptions(opts(`switch current back to ${prev}`), [{ environment: env, releaseId: prev }]);
+              return `current → ${prev}`;
+            });
+          } else {
+            r.failedCompensations.push({ action: 'switch to the previous release', error: 'there is no previous release (first deployment): the app stays down' });
+          }
+          break;
+        case 'restart':
+          if (prev) {
+            await compensate('restart gunicorn', async () => {
+              const res = await activities.restartApp.executeWithOptions(opts('restart Gunicorn on the previous release'), [{ environment: env, releaseId: prev }]);
+              return res.mode;
+            });
+          }
+          break;
+        case 'manual-reversal-steps': {
+          record.status = 'awaiting-manual-steps';
+          const done = await condition(() => manualDone, humanTimeout);
+          if (!done) {
+            r.failedCompensations.push({ action: 'manual reversal steps', error: 'not completed in time' });
+          }
+          record.status = 'rolling-back';
+          break;
+        }
+        case 'open-incident':
+          r.incidentRequired = true;
+          break;
+      }
+    }
+    if (prev) {
+      r.smokeAfter = await smoke.smokeTest
+        .executeWithOptions(opts('smoke tests of the previous release'), [{ environment: env, staging: false }])
+        .catch((err) => ({ ok: false, checks: [{ name: 'smoke', ok: false, ms: 0, detail: failureMessage(err) }], durationMs: 0 }));
+      if (!r.smokeAfter.ok) r.failedCompensations.push({ action: 'smoke after rollback', error: 'the previous release is not green' });
+    }
+    record.status = r.failedCompensations.length ? 'rollback-failed' : 'rolled-back';
+  }
+
+  async function finish(): Promise<DeploymentRecord> {
+    record.finishedAt = now();
+    if (lock) await lock.release();
+    await condition(allHandlersFinished);
+    return record;
+  }
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof DeploymentFailed) return err.message;
+  const e = err as { message?: string; cause?: { message?: string } };
+  return e?.cause?.message ? `${e.message}: ${e.cause.message}` : e?.message ?? String(err);
+}
