@@ -145,7 +145,7 @@ const approvalCases: [string, Record<string, unknown>, Record<string, unknown>, 
 ];
 for (const [name, appr, over, phase, code] of approvalCases) {
   test(`evaluateApproval: ${name}`, () => {
-    const v = evaluateApproval(state(over, phase), appr as Parameters<typeof evaluateApproval>[1], policy, T0);
+    const v = evaluateApproval(state(over, phase), appr as unknown as Parameters<typeof evaluateApproval>[1], policy, T0);
     if (code === null) assert.deepEqual(v, { ok: true });
     else {
       assert.equal(v.ok, false);
