@@ -11,16 +11,21 @@ export function venvPath(venvs: string, requirementsHash: string): string {
   return `${venvs}/${requirementsHash}`;
 }
 
-/** Builds a venv in a partial dir and renames it into place, so an interrupted install is never reused. */
+/** The marker written once pip has finished: a venv without it is incomplete and is rebuilt. */
+export const venvMarker = (venv: string) => `${venv}/.steward-complete`;
+
+/**
+ * Builds a venv at its final path (scripts' shebangs name that path, so it cannot be renamed afterwards);
+ * the completion marker is written last, so an interrupted install is never taken for a finished one.
+ */
 export function buildVenv(python: string, venv: string, requirementsFile: string): RemoteCommand {
-  const partial = `${venv}.partial`;
   return {
     kind: 'and',
     commands: [
-      cmd(['rm', '-rf', '--', partial]),
-      cmd([python, '-m', 'venv', partial]),
-      cmd([`${partial}/bin/pip`, 'install', '--quiet', '--disable-pip-version-check', '--no-input', '-r', requirementsFile]),
-      cmd(['mv', '-T', '--', partial, venv]),
+      cmd(['rm', '-rf', '--', venv]),
+      cmd([python, '-m', 'venv', venv]),
+      cmd([`${venv}/bin/pip`, 'install', '--quiet', '--disable-pip-version-check', '--no-input', '-r', requirementsFile]),
+      cmd(['touch', '--', venvMarker(venv)]),
     ],
   };
 }

@@ -38,7 +38,7 @@ export function ensureMirror(p: ReleasePaths, repo: string): RemoteCommand {
 }
 
 export function fetchMirror(p: ReleasePaths): RemoteCommand {
-  return cmd(['git', '--git-dir', p.mirror, 'fetch', '--quiet', '--prune', '--tags', 'origin', '+refs/heads/*:refs/heads/*']);
+  return cmd(['git', '--git-dir', p.mirror, 'fetch', '--quiet', '--prune', 'origin', '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
 }
 
 /** Resolves a ref to a commit; `--end-of-options` keeps a ref from ever being read as an option. */

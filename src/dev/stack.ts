@@ -7,6 +7,7 @@ import { AUDIT_DATABASE, AUDIT_OWNER, AUDIT_WRITER, ensureDatabase, ensureRole, 
 import { isAlive, portOpen, readPid, run, stopByPidFile } from './processes';
 import { ensureSecretFile } from './secrets';
 import { startSshHost, userKeyFile } from './sshd';
+import { bootstrapHost } from './bootstrap';
 import { startTemporal, uiAnswers } from './temporal';
 import { currentUser, ensureGit, ensurePostgres, ensureSshd, ensureTemporalCli, postgresRunAs } from './tools';
 
@@ -55,6 +56,7 @@ export async function up(log: Log, env: NodeJS.ProcessEnv = process.env): Promis
     hosts[name] = { ...ssh, dbUrlFile, passwordFile };
   }
   buildOriginRepo(layout, log);
+  for (const name of ENVIRONMENTS) bootstrapHost(layout, name, 'python3', log);
   writeFileSync(layout.configFile, renderDevConfig(layout, ports, hosts));
   log(`wrote ${path.relative(process.cwd(), layout.configFile) || layout.configFile}`);
   return status(env);

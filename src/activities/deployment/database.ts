@@ -55,11 +55,11 @@ export function parseShowMigrations(text: string): Record<string, string> {
   return state;
 }
 
-/** Parses `migrate --plan`: "  app.0002_name" then indented operations, "IRREVERSIBLE" marks one without a reverse. */
+/** Parses `migrate --plan`: "app.0002_name" then indented operations, "IRREVERSIBLE" marks one without a reverse. */
 export function parseMigratePlan(text: string): { app: string; name: string; irreversible: boolean }[] {
   const out: { app: string; name: string; irreversible: boolean }[] = [];
   for (const line of text.split('\n')) {
-    const m = line.match(/^\s{2}([a-z_][a-z0-9_]*)\.([0-9]{4}_[A-Za-z0-9_]+)\s*$/);
+    const m = line.match(/^\s*([a-z_][a-z0-9_]*)\.([0-9]{4}_[A-Za-z0-9_]+)\s*$/);
     if (m) {
       out.push({ app: m[1]!, name: m[2]!, irreversible: false });
       continue;

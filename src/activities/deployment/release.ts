@@ -1,7 +1,8 @@
 // Preparing a release beside the live one, switching to it atomically, and restarting Gunicorn.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { masterVenv, runningMaster, signalMaster, startGunicorn } from '../../commands/gunicorn';
-import { buildVenv, collectStatic as collectStaticCommand, linkVenv, venvPath } from '../../commands/python';
+import { buildVenv, collectStatic as collectStaticCommand, linkVenv, venvMarker, venvPath } from '../../commands/python';
 import {
   ensureMirror,
   extractRelease,
@@ -16,7 +17,6 @@ import {
   pruneReleases,
 } from '../../commands/release';
 import { cmd } from '../../commands/shell';
-import { RemoteCommandError } from '../remote/ssh';
 import { onHost, type DeploymentDeps } from './context';
 
 export interface PreparedRelease {
@@ -54,7 +54,7 @@ export function createReleaseActivities(deps: DeploymentDeps) {
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
       const venv = venvPath(p.venvs, input.requirementsHash);
       await h.run(cmd(['mkdir', '-p', '--', p.venvs]));
-      const exists = await h.run(cmd(['test', '-x', `${venv}/bin/python`]), { allowFailure: true });
+      const exists = await h.run(cmd(['test', '-f', venvMarker(venv)]), { allowFailure: true });
       let installed = false;
       if (exists.exitCode !== 0) {
         await h.run(buildVenv(h.env.app.python, venv, `${p.release}/requirements.txt`), { timeoutMs: 30 * 60_000 });
@@ -123,7 +123,7 @@ export function createReleaseActivities(deps: DeploymentDeps) {
           mode = 'restarted';
         }
       }
-      await waitForRelease(h.env.app.baseUrl, input.releaseId, 60_000);
+      await waitForRelease(h.env.app.baseUrl, input.releaseId, 45_000);
       return { mode, durationMs: Date.now() - started };
     },
 
@@ -146,15 +146,22 @@ export function createReleaseActivities(deps: DeploymentDeps) {
 /** Polls /healthz until it reports the release (new workers serve it), or fails. */
 export async function waitForRelease(baseUrl: string, releaseId: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const beat = () => {
+    try {
+      Context.current().heartbeat(`waiting for /healthz to report ${releaseId}`);
+    } catch {
+      // outside an activity
+    }
+  };
   let last = '';
   let streak = 0;
   while (Date.now() < deadline) {
     try {
       const res = await fetch(new URL('/healthz', baseUrl), { signal: AbortSignal.timeout(2000) });
-      const body = (await res.json()) as { release?: string };
+      const body = (await res.json()) as { release_dir?: string };
       last = `${res.status} ${JSON.stringify(body).slice(0, 200)}`;
       // Several answers in a row: after a HUP the old workers may still answer for a moment.
-      if (body.release === releaseId) {
+      if (body.release_dir === releaseId) {
         streak += 1;
         if (streak >= 3) return;
         continue;
@@ -164,7 +171,9 @@ export async function waitForRelease(baseUrl: string, releaseId: string, timeout
       last = (err as Error).message;
       streak = 0;
     }
+    beat();
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new RemoteCommandError(`the app did not serve release ${releaseId} within ${timeoutMs / 1000} s (last answer: ${last})`, null, '', '');
+  // Not retried: restarting again would not change what the new code does.
+  throw ApplicationFailure.nonRetryable(`the app did not serve release ${releaseId} within ${timeoutMs / 1000} s (last answer: ${last})`, 'ReleaseNotServing');
 }

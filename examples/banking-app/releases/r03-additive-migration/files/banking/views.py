@@ -47,8 +47,10 @@ def bank_view(roles=None, flag=None):
 @never_cache
 @require_GET
 def healthz(request):
+    # release_dir: the directory this code runs from (releases/<id> on a host), so a deployer can tell
+    # when the workers serve the release it just switched to.
     body = {"release": settings.BANKAPP_RELEASE, "version": settings.BANKAPP_VERSION,
-            "time": timezone.now().isoformat()}
+            "release_dir": settings.BASE_DIR.name, "time": timezone.now().isoformat()}
     try:
         with connection.cursor() as cur:
             cur.execute("SELECT 1")

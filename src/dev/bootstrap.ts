@@ -1,0 +1,38 @@
+// A bank's hosts already run the app with data before Steward's first deployment. The dev stack makes that
+// so: once per host, the baseline release's virtualenv (in the same venvs/<requirements hash> dir a
+// deployment uses, so it is reused), `migrate` and `seed_bank` with the demo password. Dev stack only.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { DevEnvironment, DevLayout } from './paths';
+import { run } from './processes';
+
+export const BASELINE_TAG = 'r01-baseline';
+
+export function bootstrapHost(layout: DevLayout, env: DevEnvironment, python: string, log: (l: string) => void): void {
+  const host = layout.host(env);
+  const marker = path.join(host.sharedDir, '.bootstrapped');
+  if (existsSync(marker)) return;
+  if (!existsSync(path.join(layout.originRepo, 'HEAD'))) return;
+  log(`bootstrapping the ${env} host: baseline schema and demo data`);
+  const work = path.join(host.root, 'bootstrap');
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  run('sh', ['-c', 'git --git-dir="$1" archive --format=tar "$2" | tar -x -C "$3"', 'bootstrap', layout.originRepo, BASELINE_TAG, work]);
+  const reqHash = createHash('sha256').update(readFileSync(path.join(work, 'requirements.txt'))).digest('hex');
+  const venv = path.join(host.deployRoot, 'venvs', reqHash);
+  if (!existsSync(path.join(venv, '.steward-complete'))) {
+    // Same layout as a deployment's venv (src/commands/python.ts): final path, completion marker last.
+    rmSync(venv, { recursive: true, force: true });
+    mkdirSync(path.dirname(venv), { recursive: true });
+    run(python, ['-m', 'venv', venv]);
+    run(path.join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', path.join(work, 'requirements.txt')]);
+    writeFileSync(path.join(venv, '.steward-complete'), '');
+  }
+  const env_ = { ...process.env, BANKAPP_ENV_FILE: path.join(host.sharedDir, 'app.env') };
+  const py = path.join(venv, 'bin', 'python');
+  run(py, ['manage.py', 'migrate', '--noinput'], { cwd: work, env: env_ });
+  run(py, ['manage.py', 'seed_bank', '--password-file', path.join(host.sharedDir, 'demo-password')], { cwd: work, env: env_ });
+  rmSync(work, { recursive: true, force: true });
+  writeFileSync(marker, `${new Date().toISOString()}\n`);
+}
