@@ -1,10 +1,12 @@
 // Every activity the worker registers, built from injected dependencies.
 import type { StewardConfig } from '../config/schema';
+import { createAuditActivities } from './audit/store';
 import { createDeploymentActivities } from './deployment';
 import { createHostActivities } from './host';
 import type { SshPool } from './remote/ssh';
 import type { Client } from '@temporalio/client';
 import { createLockActivities } from './lock';
+import { createReportActivities } from './reports';
 
 export interface ActivityDeps {
   config: StewardConfig;
@@ -17,6 +19,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createHostActivities(deps),
     ...createDeploymentActivities(deps),
     ...createLockActivities(deps),
+    ...createAuditActivities(deps),
+    ...createReportActivities(deps),
   };
 }
 

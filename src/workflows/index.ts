@@ -2,3 +2,4 @@
 export { ping } from './ping';
 export { deployment } from './deployment';
 export { environmentLock } from './environment-lock';
+export { changeLifecycle } from './change-lifecycle';
