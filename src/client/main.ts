@@ -1,6 +1,7 @@
 // The `steward` CLI: one file per verb, a thin layer over the Temporal client and the domain.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load';
+import { registerAudit } from './audit';
 import { registerDemo } from './demo';
 import { registerDev } from './dev';
 import { registerPing } from './ping';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerWorker(program);
   registerPing(program);
   registerDemo(program);
+  registerAudit(program);
   return program;
 }
 

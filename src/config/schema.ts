@@ -69,7 +69,7 @@ export const configSchema = z.strictObject({
       webUiUrl: z.string().url().default('http://127.0.0.1:8233'),
     })
     .prefault({}),
-  audit: z.strictObject({ databaseUrl: secretRefSchema }).optional(),
+  audit: z.strictObject({ databaseUrl: secretRefSchema, ownerUrl: secretRefSchema.optional() }).optional(),
   // Validated by the policy core's own schema in load.ts, so the rules live in one place.
   policy: z.unknown().optional(),
   environments: z

@@ -137,7 +137,10 @@ export function renderDevConfig(
   }
   const config = {
     temporal: { address: `127.0.0.1:${ports.temporal}`, namespace: 'default', taskQueue: 'steward', webUiUrl: `http://127.0.0.1:${ports.temporalUi}` },
-    audit: { databaseUrl: { file: path.join(layout.secrets, 'audit-writer-url') } },
+    audit: {
+      databaseUrl: { file: path.join(layout.secrets, 'audit-writer-url') },
+      ownerUrl: { file: path.join(layout.secrets, 'audit-owner-url') },
+    },
     policy: { timeZone: 'Europe/London', people: DEMO_PEOPLE },
     environments,
     reportsDir: path.join(layout.home, 'reports'),
