@@ -1,0 +1,246 @@
+// The audit store against the dev stack's real PostgreSQL. Each scenario that writes gets a throwaway database
+// (created by the superuser, owned by the audit owner role, dropped at the end), so the shared store stays clean.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { Client, Pool } from 'pg';
+import { parse, stringify } from 'yaml';
+import { createAuditActivities, prepareAuditStore } from '../../src/activities/audit/store';
+import type { AuditEvent } from '../../src/activities/audit/api';
+import { poolFor } from '../../src/audit/connection';
+import { migrateAuditStore } from '../../src/audit/migrate';
+import { verifyAuditChain } from '../../src/audit/verify';
+import { loadConfig } from '../../src/config/load';
+import type { StewardConfig } from '../../src/config/schema';
+import { devLayout, devPorts, REPO_ROOT } from '../../src/dev/paths';
+import { AUDIT_OWNER, superuserPasswordFile } from '../../src/dev/postgres';
+
+const layout = devLayout();
+const port = devPorts().postgres;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'steward-audit-test-'));
+const devConfigText = readFileSync(layout.configFile, 'utf8');
+
+function superuserUrl(db: string): string {
+  const pw = readFileSync(superuserPasswordFile(layout), 'utf8').trim();
+  return `postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/${db}`;
+}
+
+async function asSuperuser<T>(db: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: superuserUrl(db) });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+function withDatabase(secretFile: string, db: string, out: string): { file: string } {
+  const u = new URL(readFileSync(secretFile, 'utf8').trim());
+  u.pathname = `/${db}`;
+  writeFileSync(out, `${u.toString()}\n`, { mode: 0o600 });
+  return { file: out };
+}
+
+interface Store {
+  db: string;
+  config: StewardConfig;
+  configFile: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty audit database (not yet migrated) with a config file of its own for the CLI. */
+async function throwawayStore(label: string): Promise<Store> {
+  const db = `steward_audit_${label}_${process.pid}`;
+  await asSuperuser('postgres', async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+    await c.query(`CREATE DATABASE "${db}" OWNER "${AUDIT_OWNER}"`);
+  });
+  const audit = {
+    databaseUrl: withDatabase(path.join(layout.secrets, 'audit-writer-url'), db, path.join(tmp, `${db}-writer-url`)),
+    ownerUrl: withDatabase(path.join(layout.secrets, 'audit-owner-url'), db, path.join(tmp, `${db}-owner-url`)),
+  };
+  const raw = parse(devConfigText) as Record<string, unknown>;
+  raw.audit = audit;
+  const configFile = path.join(tmp, `${db}.yaml`);
+  writeFileSync(configFile, stringify(raw));
+  return {
+    db,
+    config: loadConfig(configFile),
+    configFile,
+    drop: () => asSuperuser('postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`)).then(() => undefined),
+  };
+}
+
+function event(id: string, over: Partial<AuditEvent> = {}): AuditEvent {
+  return { eventId: id, subject: 'CHG-1', kind: 'approved', actor: 'carol', at: '2025-06-02T09:30:00.000Z', details: { comment: 'ok', amount: 12.5, list: [1, 'b'] }, ...over };
+}
+
+function cliVerify(configFile: string): { code: number; stdout: string; stderr: string; report: { ok: boolean; rows: number; firstBroken?: { seq: number; eventId: string; kind: string; message: string } } } {
+  const r = spawnSync(process.execPath, ['bin/steward.js', '--config', configFile, 'audit', 'verify', '--json'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, report: JSON.parse(r.stdout || 'null') };
+}
+
+/** What a superuser can do behind the trigger's back: disable it, change the table, enable it again. */
+async function tamper(db: string, sql: string, params: unknown[] = []): Promise<void> {
+  await asSuperuser(db, async (c) => {
+    await c.query('BEGIN');
+    await c.query('ALTER TABLE audit_event DISABLE TRIGGER ALL');
+    await c.query(sql, params);
+    await c.query('ALTER TABLE audit_event ENABLE TRIGGER ALL');
+    await c.query('COMMIT');
+  });
+}
+
+describe('audit store (real PostgreSQL)', () => {
+  const stores: Store[] = [];
+  const pools: Pool[] = [];
+  after(async () => {
+    for (const p of pools) await p.end().catch(() => undefined);
+    for (const s of stores) await s.drop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  async function store(label: string): Promise<Store> {
+    const s = await throwawayStore(label);
+    stores.push(s);
+    return s;
+  }
+
+  it('migrates the shared dev store idempotently and finds its chain intact', async () => {
+    const config = loadConfig(layout.configFile);
+    assert.ok(config.audit?.ownerUrl, 'the dev config names audit.ownerUrl (run `steward dev up`)');
+    const first = await prepareAuditStore(config);
+    pools.push(first.pool);
+    const second = await prepareAuditStore(config);
+    pools.push(second.pool);
+    assert.deepEqual(second.migration.applied, []);
+    assert.ok(second.migration.alreadyApplied.includes('001_audit_event.sql'));
+    assert.equal(second.migration.writerRole, 'steward_audit_writer');
+    assert.deepEqual(second.migration.warnings, []);
+    const report = await verifyAuditChain(second.pool);
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+  });
+
+  it('applies migrations once on a fresh database, even when two workers start together', async () => {
+    const s = await store('mig');
+    const owner = poolFor(s.config.audit!.ownerUrl!);
+    pools.push(owner);
+    const [a, b] = await Promise.all([
+      migrateAuditStore(owner, { writerRole: 'steward_audit_writer' }),
+      migrateAuditStore(owner, { writerRole: 'steward_audit_writer' }),
+    ]);
+    assert.deepEqual([...a.applied, ...b.applied], ['001_audit_event.sql']);
+    const again = await migrateAuditStore(owner, { writerRole: 'steward_audit_writer' });
+    assert.deepEqual(again.applied, []);
+    const rows = await owner.query('SELECT version FROM schema_migrations');
+    assert.equal(rows.rowCount, 1);
+  });
+
+  it('appends idempotently under the same event id and lists by subject', async () => {
+    const s = await store('idem');
+    const acts = createAuditActivities({ config: s.config });
+    const one = await acts.appendAuditEvent(event('e-1'));
+    const again = await acts.appendAuditEvent(event('e-1'));
+    assert.deepEqual(again, one);
+    const two = await acts.appendAuditEvent(event('e-2', { subject: 'CHG-2', kind: 'proposed', actor: 'alice' }));
+    const three = await acts.appendAuditEvent(event('e-3', { details: { b: 1, a: { y: 2, x: 1 } } }));
+    assert.ok(two.seq > one.seq && three.seq > two.seq);
+    const listed = await acts.listAuditEvents({ subject: 'CHG-1' });
+    assert.deepEqual(listed.map((r) => r.eventId), ['e-1', 'e-3']);
+    assert.equal(listed[0]!.hash, one.hash);
+    assert.equal(listed[1]!.prevHash, two.hash);
+    assert.deepEqual(listed[1]!.details, { a: { x: 1, y: 2 }, b: 1 });
+    // The same id with other content is a bug in the caller, never silently accepted.
+    await assert.rejects(acts.appendAuditEvent(event('e-1', { actor: 'mallory' })), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'AuditConflict');
+      assert.equal(err.nonRetryable, true);
+      return true;
+    });
+    await assert.rejects(acts.appendAuditEvent(event('e-bad', { kind: 'deleted' as never })), (err: unknown) => err instanceof ApplicationFailure && err.type === 'BadAuditEvent' && err.nonRetryable);
+    const cli = cliVerify(s.configFile);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.report.rows, 3);
+  });
+
+  it('keeps a valid chain under 20 concurrent appends (and their retries)', async () => {
+    const s = await store('conc');
+    const acts = createAuditActivities({ config: s.config });
+    const acts2 = createAuditActivities({ config: s.config }); // a second worker
+    const events = Array.from({ length: 20 }, (_, i) => event(`c-${i}`, { subject: `CHG-${i % 4}`, details: { i } }));
+    const results = await Promise.all(events.flatMap((e, i) => [acts.appendAuditEvent(e), ...(i % 3 === 0 ? [acts2.appendAuditEvent(e)] : [])]));
+    assert.equal(new Set(results.map((r) => r.seq)).size, 20);
+    const writer = poolFor(s.config.audit!.databaseUrl);
+    pools.push(writer);
+    const report = await verifyAuditChain(writer);
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+    assert.equal(report.rows, 20);
+  });
+
+  it('gives the writer role no UPDATE, DELETE or TRUNCATE, and the trigger stops even the owner', async () => {
+    const s = await store('perm');
+    const acts = createAuditActivities({ config: s.config });
+    await acts.appendAuditEvent(event('p-1'));
+    const writer = poolFor(s.config.audit!.databaseUrl);
+    const owner = poolFor(s.config.audit!.ownerUrl!);
+    pools.push(writer, owner);
+    for (const sql of ["UPDATE audit_event SET actor = 'mallory'", 'DELETE FROM audit_event', 'TRUNCATE audit_event']) {
+      await assert.rejects(writer.query(sql), (err: Error & { code?: string }) => {
+        assert.equal(err.code, '42501', sql);
+        assert.match(err.message, /permission denied/);
+        return true;
+      });
+    }
+    await assert.rejects(writer.query('SELECT * FROM schema_migrations'), /permission denied/);
+    for (const sql of ["UPDATE audit_event SET actor = 'mallory'", 'DELETE FROM audit_event', 'TRUNCATE audit_event']) {
+      await assert.rejects(owner.query(sql), /append-only/, sql);
+    }
+    const n = await writer.query('SELECT count(*)::int AS n FROM audit_event');
+    assert.equal(n.rows[0].n, 1);
+  });
+
+  it('`steward audit verify` names a row the superuser altered behind the trigger', async () => {
+    const s = await store('alter');
+    const acts = createAuditActivities({ config: s.config });
+    const seqs: number[] = [];
+    for (let i = 0; i < 5; i++) seqs.push((await acts.appendAuditEvent(event(`t-${i}`, { details: { amount: 100 + i } }))).seq);
+    assert.equal(cliVerify(s.configFile).code, 0);
+    await tamper(s.db, `UPDATE audit_event SET details = '{"amount": 1000000}' WHERE seq = $1`, [seqs[2]]);
+    const cli = cliVerify(s.configFile);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.equal(cli.report.ok, false);
+    assert.equal(cli.report.firstBroken?.seq, seqs[2]);
+    assert.equal(cli.report.firstBroken?.eventId, 't-2');
+    assert.equal(cli.report.firstBroken?.kind, 'content-altered');
+    assert.match(cli.stderr, new RegExp(`broken at seq ${seqs[2]} \\(event t-2\\)`));
+  });
+
+  it('`steward audit verify` detects a row the superuser deleted', async () => {
+    const s = await store('del');
+    const acts = createAuditActivities({ config: s.config });
+    const seqs: number[] = [];
+    for (let i = 0; i < 5; i++) seqs.push((await acts.appendAuditEvent(event(`d-${i}`))).seq);
+    await tamper(s.db, 'DELETE FROM audit_event WHERE seq = $1', [seqs[1]]);
+    const cli = cliVerify(s.configFile);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.equal(cli.report.firstBroken?.seq, seqs[2]);
+    assert.equal(cli.report.firstBroken?.kind, 'rows-missing');
+    assert.match(cli.report.firstBroken!.message, new RegExp(`seq ${seqs[1]} was deleted`));
+  });
+
+  it('refuses clearly when the config has no audit section', async () => {
+    const config = { ...loadConfig(layout.configFile), audit: undefined };
+    const acts = createAuditActivities({ config });
+    await assert.rejects(acts.appendAuditEvent(event('x')), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'AuditNotConfigured');
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /audit\.databaseUrl/);
+      return true;
+    });
+  });
+});
