@@ -77,6 +77,11 @@ export function lazyAuditStore(config: StewardConfig): AuditStore {
 
 export function createAuditActivities(deps: { config: StewardConfig }): AuditActivities {
   const store = lazyAuditStore(deps.config);
+  // Migrate as the worker starts, so a broken audit store shows at once; a failure here is only logged: the
+  // first activity tries again (and fails with the reason, retryable or not).
+  if (deps.config.audit) {
+    store.pool().catch((err: unknown) => console.warn(`audit store not ready at start: ${(err as Error).message}`));
+  }
   return {
     async appendAuditEvent(event: AuditEvent): Promise<{ seq: number; hash: string }> {
       const parsed = eventSchema.safeParse(event);
