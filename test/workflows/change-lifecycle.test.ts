@@ -1,0 +1,241 @@
+// changeLifecycle against a real local Temporal (TestWorkflowEnvironment.createLocal with the built temporal
+// binary), mocked activities and a fake `deployment` child. No time skipping: short real waits.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
+import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { defaultPolicy, parseProposal, DEFAULT_PROTECTED_TABLES, REVIEW_CHECKLIST, type PolicyConfig } from '../../src/domain';
+import { ensureTemporalCli } from '../../src/dev/tools';
+import { SEARCH_ATTRIBUTES } from '../../src/dev/temporal';
+import { DEMO_PEOPLE } from '../../src/dev/stack';
+import type { AuditEvent } from '../../src/activities/audit/api';
+import { renderChangeReport } from '../../src/activities/reports';
+import { changeWorkflowId, type ChangeLifecycleInput, type ChangeState } from '../../src/workflows/lifecycle-api';
+
+const TQ = 'lifecycle-test';
+const audit: AuditEvent[] = [];
+const reports = new Map<string, string>();
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+let n = 0;
+
+function policy(over: Partial<PolicyConfig> = {}): PolicyConfig {
+  const p = defaultPolicy({ people: DEMO_PEOPLE as never });
+  // The weekly blackout is tested in the domain; here the window is open unless a freeze says otherwise.
+  return { ...p, windows: { ...p.windows, blackout: [] }, approvalReminderHours: 1, ...over };
+}
+
+function proposal(over: Record<string, unknown> = {}) {
+  return parseProposal({
+    title: 'Fix a label',
+    type: 'cosmetic',
+    affectedModules: ['ui'],
+    description: 'd',
+    reason: 'r',
+    financialImpact: false,
+    complianceImpact: false,
+    dataMigrationRequired: false,
+    rollbackComplexity: 'low',
+    proposer: 'alice',
+    gitRef: 'r02-cosmetic',
+    tests: 'written',
+    ...over,
+  });
+}
+
+async function start(client: Client, p = proposal(), pol = policy()) {
+  const changeId = `T${process.pid}-${++n}`;
+  const input: ChangeLifecycleInput = { changeId, proposal: p, policy: pol, protectedTables: [...DEFAULT_PROTECTED_TABLES], proposedAtMs: Date.now() };
+  return client.workflow.start('changeLifecycle', { taskQueue: TQ, workflowId: changeWorkflowId(changeId), args: [input], staticSummary: p.title });
+}
+
+const full = [...REVIEW_CHECKLIST];
+const status = async (h: { query: (q: string) => Promise<unknown> }) => (await h.query('status')) as ChangeState;
+async function until(h: { query: (q: string) => Promise<unknown> }, pred: (s: ChangeState) => boolean, ms = 20_000): Promise<ChangeState> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await status(h);
+    if (pred(s)) return s;
+    if (Date.now() - t0 > ms) throw new Error(`timed out; state: phase ${s.phase}, waiting for ${s.waitingFor}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+async function updateError(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+    return (err.cause as Error).message;
+  }
+  throw new Error('the update was accepted');
+}
+
+describe('changeLifecycle (local Temporal, fake deployment)', () => {
+  before(async () => {
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+    } catch {
+      /* installed */
+    }
+    const bin = ensureTemporalCli(() => undefined);
+    env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: bin }, extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]) },
+    });
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TQ,
+      workflowsPath: require.resolve('./fake-workflows'),
+      activities: {
+        async appendAuditEvent(e: AuditEvent) {
+          audit.push(e);
+          return { seq: audit.length, hash: 'h' };
+        },
+        async listAuditEvents() {
+          return [];
+        },
+        async writeChangeReport(i: { changeId: string; state: ChangeState }) {
+          reports.set(i.changeId, renderChangeReport(i.state));
+          return { path: `/reports/${i.changeId}.md`, sha256: 'x' };
+        },
+      },
+    });
+    running = worker.run();
+  });
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  it('takes a Low change all the way to completed', async () => {
+    const h = await start(env.client);
+    await until(h, (s) => s.phase === 'approval');
+    const s1 = (await h.executeUpdate('approve', { args: [{ by: 'carol', comment: 'ok' }] })) as ChangeState;
+    assert.equal(s1.signoffs.length, 1);
+    const s = (await h.result()) as ChangeState;
+    assert.equal(s.phase, 'completed');
+    assert.deepEqual(s.history.map((x) => x.to), ['planning', 'implementation', 'review', 'staging-test', 'approval', 'deployment', 'post-deployment-review', 'completed']);
+    assert.deepEqual(s.deployments.map((d) => `${d.environment}:${d.status}`), ['staging:deployed', 'production:deployed']);
+    assert.equal(s.releaseVersion, 'v1.0.1');
+    assert.ok(reports.get(s.changeId)?.includes('Post-Deployment Report'));
+    const kinds = audit.filter((e) => e.subject === s.changeId).map((e) => e.kind);
+    for (const k of ['proposed', 'approved', 'phase-changed', 'deployed', 'report']) assert.ok(kinds.includes(k as never), k);
+    const ids = audit.filter((e) => e.subject === s.changeId).map((e) => e.eventId);
+    assert.equal(new Set(ids).size, ids.length, 'audit event ids are unique');
+    const desc = await h.describe();
+    assert.equal(desc.typedSearchAttributes.get({ name: 'ChangePhase', type: 'KEYWORD' } as never), 'completed');
+    saveHistory('low-completed', await h.fetchHistory());
+  });
+
+  it('refuses self-approval and a wrong role at once, with the reason', async () => {
+    const h = await start(env.client);
+    await until(h, (s) => s.phase === 'approval');
+    assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'alice' }] })), /alice is the proposer.*maker-checker/);
+    assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'bob' }] })), /holds none of the roles|does not hold/);
+    assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'erin', role: 'approver' }] })), /does not hold the approver role/);
+    const s = await status(h);
+    assert.equal(s.signoffs.length, 0);
+    await h.executeUpdate('withdraw', { args: [{ by: 'alice', reason: 'test over' }] });
+    assert.equal(((await h.result()) as ChangeState).phase, 'withdrawn');
+  });
+
+  it('a Critical financial change needs the auditor review and two distinct approvers', async () => {
+    const h = await start(env.client, proposal({ title: 'Interest rounding', type: 'financial-logic', financialImpact: true, gitRef: 'r05' }));
+    await until(h, (s) => s.phase === 'review');
+    let s = await status(h);
+    assert.equal(s.risk, 'critical');
+    // A standard review is not what is needed; the auditor-mode review is.
+    assert.match(await updateError(h.executeUpdate('submitReview', { args: [{ by: 'bob', mode: 'standard', checklist: full }] })), /no more|not required|needs no/i);
+    assert.match(await updateError(h.executeUpdate('submitReview', { args: [{ by: 'erin', mode: 'auditor', checklist: ['tenant-safe'] }] })), /checklist|missing/i);
+    await h.executeUpdate('submitReview', { args: [{ by: 'erin', mode: 'auditor', checklist: full }] });
+    s = await until(h, (x) => x.phase === 'approval');
+    assert.ok(s.awaiting.includes('approver'));
+    await h.executeUpdate('approve', { args: [{ by: 'carol' }] });
+    assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'carol' }] })), /already/);
+    s = await status(h);
+    assert.equal(s.phase, 'approval', 'one approver is not enough');
+    await h.executeUpdate('approve', { args: [{ by: 'dave' }] });
+    s = await status(h);
+    if (s.phase === 'approval') {
+      // the auditor approval slot (Critical: 2 approvers + 1 auditor); erin reviewed already, so another person is needed
+      assert.ok(s.missing.length > 0);
+      assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'erin' }] })), /already signed|different person/);
+      await h.executeUpdate('withdraw', { args: [{ by: 'alice', reason: 'no second auditor in the demo policy' }] });
+      assert.equal(((await h.result()) as ChangeState).phase, 'withdrawn');
+    } else {
+      const done = (await h.result()) as ChangeState;
+      assert.notEqual(done.phase, 'approval');
+    }
+  });
+
+  it('records an invalid signal as a rejected attempt and changes nothing', async () => {
+    const h = await start(env.client);
+    const before = await until(h, (s) => s.phase === 'approval');
+    await h.signal('approve', { by: 42 } as never);
+    await h.signal('approve', { by: 'alice' });
+    const s = await until(h, (x) => x.rejectedAttempts.length === 2);
+    assert.equal(s.signoffs.length, before.signoffs.length);
+    assert.equal(s.phase, 'approval');
+    assert.equal(s.rejectedAttempts[0]!.code, 'invalid');
+    assert.equal(s.rejectedAttempts[1]!.code, 'self-approval');
+    assert.ok(audit.some((e) => e.subject === s.changeId && e.kind === 'rejected-attempt'));
+    await h.signal('approve', { by: 'carol' });
+    assert.equal(((await h.result()) as ChangeState).phase, 'completed');
+    saveHistory('invalid-signal', await h.fetchHistory());
+  });
+
+  it('waits for a production window that opens a few seconds later, then deploys', async () => {
+    const now = Date.now();
+    const pol = policy({ freezes: [{ from: 'x', to: 'y', reason: 'test freeze', environments: ['production'], fromMs: now - 60_000, toMs: now + 6_000 }] });
+    const h = await start(env.client, proposal(), pol);
+    await until(h, (s) => s.phase === 'approval');
+    await h.executeUpdate('approve', { args: [{ by: 'carol' }] });
+    const w = await until(h, (s) => s.window !== undefined);
+    assert.equal(w.window!.open, false);
+    assert.match(w.waitingFor, /window/);
+    assert.equal(w.phase, 'approval');
+    const s = (await h.result()) as ChangeState;
+    assert.equal(s.phase, 'completed');
+    const deployedAt = Date.parse(s.history.find((x) => x.to === 'deployment')!.at);
+    assert.ok(deployedAt >= now + 6_000 - 50, 'deployment started only after the freeze ended');
+  });
+
+  it('ends a High change only after the post-deployment review (§12)', async () => {
+    const h = await start(env.client, proposal({ title: 'Migration', type: 'feature', dataMigrationRequired: true, gitRef: 'r03' }));
+    await until(h, (s) => s.phase === 'review');
+    await h.executeUpdate('submitReview', { args: [{ by: 'grace', mode: 'dba', checklist: full }] });
+    await until(h, (s) => s.phase === 'approval');
+    await h.executeUpdate('approve', { args: [{ by: 'carol' }] });
+    await h.executeUpdate('approve', { args: [{ by: 'dave' }] });
+    await until(h, (s) => s.phase === 'post-deployment-review');
+    assert.match(await updateError(h.executeUpdate('submitPostDeploymentReview', { args: [{ by: 'alice' }] as never })), /must be given/);
+    await h.executeUpdate('submitPostDeploymentReview', {
+      args: [{ by: 'alice', issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: false }],
+    });
+    const s = (await h.result()) as ChangeState;
+    assert.equal(s.phase, 'completed');
+    assert.match(reports.get(s.changeId)!, /Issues encountered: none/);
+    saveHistory('high-post-deployment-review', await h.fetchHistory());
+  });
+
+  it('a failed staging deployment sends the change back to implementation and ends it', async () => {
+    const h = await start(env.client, proposal({ gitRef: 'r04-smoke-fails' }));
+    const s = (await h.result()) as ChangeState;
+    assert.equal(s.phase, 'implementation');
+    assert.match(s.outcome ?? '', /^staging-failed/);
+    assert.equal(s.deployments[0]!.status, 'rolled-back');
+  });
+});
+
+function saveHistory(name: string, history: temporal.api.history.v1.IHistory): void {
+  const dir = path.join(__dirname, '..', 'replay', 'histories');
+  mkdirSync(dir, { recursive: true });
+  // protobuf's own plain-object form (bytes as base64, 64-bit ints as strings, enums by name)
+  const obj = temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, { longs: String, enums: String, bytes: String });
+  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(obj));
+}
