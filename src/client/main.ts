@@ -6,6 +6,15 @@ import { registerDemo } from './demo';
 import { registerDev } from './dev';
 import { registerPing } from './ping';
 import { registerWorker } from './worker';
+import { registerPropose } from './propose';
+import { registerApprove } from './approve';
+import { registerReject } from './reject';
+import { registerReview } from './review';
+import { registerWithdraw } from './withdraw';
+import { registerStatus } from './status';
+import { registerList } from './list';
+import { registerWatch } from './watch';
+import { registerReport } from './report';
 import { CliError } from './temporal';
 
 export function buildProgram(): Command {
@@ -18,6 +27,15 @@ export function buildProgram(): Command {
   registerWorker(program);
   registerPing(program);
   registerDemo(program);
+  registerPropose(program);
+  registerApprove(program);
+  registerReject(program);
+  registerReview(program);
+  registerWithdraw(program);
+  registerStatus(program);
+  registerList(program);
+  registerWatch(program);
+  registerReport(program);
   registerAudit(program);
   return program;
 }

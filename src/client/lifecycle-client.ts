@@ -1,0 +1,81 @@
+// Shared by the change verbs: config + policy, the client, the change handle, update errors, formatting.
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load';
+import type { StewardConfig } from '../config/schema';
+import { parsePolicyConfig, PolicyConfigError, type PolicyConfig } from '../domain';
+import { changeWorkflowId, type ChangeState } from '../workflows/lifecycle-api';
+import { CliError, connectClient } from './temporal';
+
+export interface Ctx {
+  config: StewardConfig;
+  policy: PolicyConfig;
+  client: Client;
+}
+
+export async function withCtx<T>(program: Command, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+  const config = loadConfig(program.opts().config);
+  let policy: PolicyConfig;
+  try {
+    policy = parsePolicyConfig(config.policy ?? {});
+  } catch (err) {
+    if (err instanceof PolicyConfigError) throw new CliError(`the policy in the config is invalid:\n${err.issues.map((i) => `  - ${i.field}: ${i.message}`).join('\n')}`, 2);
+    throw err;
+  }
+  const client = await connectClient(config);
+  try {
+    return await fn({ config, policy, client });
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export function newChangeId(now = new Date()): string {
+  const d = now.toISOString().slice(0, 10).replace(/-/g, '');
+  return `CHG-${d}-${randomBytes(2).toString('hex')}`;
+}
+
+export const webUiUrl = (config: StewardConfig, workflowId: string) =>
+  `${config.temporal.webUiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+
+export async function queryStatus(client: Client, id: string): Promise<ChangeState> {
+  try {
+    return (await client.workflow.getHandle(changeWorkflowId(id)).query('status')) as ChangeState;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no change ${id} (workflow ${changeWorkflowId(id)}); list changes with \`steward list\``);
+    throw err;
+  }
+}
+
+/** Runs an Update; a refusal by the workflow's validator becomes a CliError with the domain's reason. */
+export async function update(client: Client, id: string, name: string, arg: unknown): Promise<ChangeState> {
+  try {
+    return (await client.workflow.getHandle(changeWorkflowId(id)).executeUpdate(name, { args: [arg] })) as ChangeState;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause as { message?: string; type?: string } | undefined;
+      throw new CliError(`${name} refused${cause?.type ? ` (${cause.type})` : ''}: ${cause?.message ?? err.message}`);
+    }
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no running change ${id}; check the id with \`steward list\` or \`steward status ${id}\``);
+    throw err;
+  }
+}
+
+export function describeState(s: ChangeState, url?: string): string {
+  const lines = [
+    `${s.changeId}  ${s.title}`,
+    `  type ${s.type}, risk ${s.risk}${s.riskReasons.length ? ` (${s.riskReasons.join('; ')})` : ''}${s.hotfix ? ', HOTFIX' : ''}`,
+    `  phase ${s.phase}${s.outcome ? ` (outcome: ${s.outcome})` : ''} — waiting for ${s.waitingFor}`,
+    `  signoffs needed: ${s.requiredSignoffs.map((x) => `${x.id}×${x.count}`).join(', ')}`,
+    `  signoffs given: ${s.signoffs.map((x) => `${x.by} (${x.kind === 'review' ? `${x.mode} review` : x.role})`).join(', ') || 'none'}`,
+  ];
+  if (s.awaiting.length) lines.push(`  awaiting: ${s.awaiting.join(', ')} — ${s.missing.join(', ')}`);
+  if (s.window && !s.window.open) lines.push(`  production window closed: ${s.window.reason}${s.window.nextOpeningAt ? `; opens ${s.window.nextOpeningAt}` : ''}`);
+  for (const d of s.deployments) lines.push(`  deployment ${d.workflowId}: ${d.status}${d.releaseTag ? ` ${d.releaseTag}` : ''}${d.reason ? ` — ${d.reason}` : ''}`);
+  if (s.runningDeployment) lines.push(`  deployment ${s.runningDeployment}: running`);
+  if (s.rejectedAttempts.length) lines.push(`  rejected attempts: ${s.rejectedAttempts.map((a) => `${a.message} by ${a.by ?? '?'}: ${a.reason}`).join(' | ')}`);
+  if (s.reportPath) lines.push(`  report: ${s.reportPath}`);
+  if (url) lines.push(`  Web UI: ${url}`);
+  return lines.join('\n');
+}

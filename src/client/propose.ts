@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { classifyRisk, parseProposalYaml, ProposalError, requiredSignoffs, initialApprovalState, type Proposal } from '../domain';
+import { changeWorkflowId, SA, type ChangeLifecycleInput } from '../workflows/lifecycle-api';
+import { newChangeId, webUiUrl, withCtx } from './lifecycle-client';
+import { emit } from './output';
+import { CliError } from './temporal';
+
+export function readProposal(file: string): Proposal {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, 2);
+  }
+  try {
+    return parseProposalYaml(text);
+  } catch (err) {
+    if (err instanceof ProposalError) {
+      throw new CliError(`${file} is not a valid change proposal:\n${err.issues.map((i) => `  - ${i.field}: ${i.message}`).join('\n')}\nFix the named fields and run \`steward propose ${file}\` again.`, 2);
+    }
+    throw err;
+  }
+}
+
+export async function proposeChange(program: Command, file: string, id?: string) {
+  const proposal = readProposal(file);
+  const changeId = id ?? newChangeId();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(changeId)) throw new CliError(`--id must be letters, digits, ".", "_" or "-" (got "${changeId}")`, 2);
+  return withCtx(program, async ({ config, policy, client }) => {
+    const { risk, reasons } = classifyRisk(proposal);
+    const slots = requiredSignoffs(initialApprovalState({ changeId, proposal, risk }), policy);
+    const input: ChangeLifecycleInput = { changeId, proposal, policy, protectedTables: policy.protectedTables, proposedAtMs: Date.now() };
+    const workflowId = changeWorkflowId(changeId);
+    try {
+      await client.workflow.start('changeLifecycle', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId,
+        args: [input],
+        staticSummary: proposal.title,
+        staticDetails: `${proposal.type} change by ${proposal.proposer}: ${proposal.gitRef}`,
+        typedSearchAttributes: [
+          { key: SA.changeId, value: changeId },
+          { key: SA.changeType, value: proposal.type },
+          { key: SA.riskLevel, value: risk },
+          { key: SA.changePhase, value: 'proposal' },
+          { key: SA.targetEnvironment, value: proposal.targetEnvironments[proposal.targetEnvironments.length - 1]! },
+        ],
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`change ${changeId} already exists; choose another --id or see \`steward status ${changeId}\``);
+      throw err;
+    }
+    return { changeId, workflowId, risk, reasons, requiredSignoffs: slots, url: webUiUrl(config, workflowId) };
+  });
+}
+
+export function registerPropose(program: Command): void {
+  program
+    .command('propose')
+    .description('propose a change from a YAML proposal (playbook §3) and start its lifecycle')
+    .argument('<file>', 'the proposal YAML')
+    .option('--id <CHANGE_ID>', 'use this change id instead of a generated CHG-<yyyymmdd>-<hex>')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts: { id?: string; json?: boolean }) => {
+      const r = await proposeChange(program, file, opts.id);
+      emit(opts, r, () =>
+        [
+          `proposed ${r.changeId} (workflow ${r.workflowId})`,
+          `risk: ${r.risk}${r.reasons.length ? ` — ${r.reasons.join('; ')}` : ''}`,
+          'signoffs required:',
+          ...r.requiredSignoffs.map((s) => `  - ${s.id} ×${s.count}: ${s.why}`),
+          `Web UI: ${r.url}`,
+        ].join('\n'),
+      );
+    });
+}
