@@ -4,10 +4,10 @@ import type { StewardConfig } from '../config/schema';
 
 export function createLockActivities(deps: { config: StewardConfig; temporal: () => Promise<Client> }) {
   return {
-    async requestEnvironmentLock(input: { environment: string; requester: string }): Promise<void> {
+    async requestEnvironmentLock(input: { environment: string; requester: string; lockWorkflowId: string }): Promise<void> {
       const client = await deps.temporal();
       await client.workflow.signalWithStart('environmentLock', {
-        workflowId: `env-lock-${input.environment}`,
+        workflowId: input.lockWorkflowId,
         taskQueue: deps.config.temporal.taskQueue,
         args: [{ environment: input.environment }],
         signal: 'acquire',

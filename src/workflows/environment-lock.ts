@@ -9,6 +9,7 @@ import {
   setCurrentDetails,
   setHandler,
   allHandlersFinished,
+  workflowInfo,
 } from '@temporalio/workflow';
 
 export interface LockRequest {
@@ -20,7 +21,12 @@ export const releaseLockSignal = defineSignal<[LockRequest]>('release');
 export const lockGrantedSignal = defineSignal<[{ lockWorkflowId: string }]>('lockGranted');
 export const lockStatusQuery = defineQuery<{ holder: string | null; queue: string[] }>('status');
 
-export const lockWorkflowId = (environment: string) => `env-lock-${environment}`;
+/**
+ * One lock per environment of a Steward installation (its task queue): `env-lock-<env>` on the standard
+ * queue `steward`; a test or a second installation on another queue gets a lock of its own.
+ */
+export const lockWorkflowId = (environment: string, taskQueue = 'steward') =>
+  taskQueue === 'steward' ? `env-lock-${environment}` : `env-lock-${environment}@${taskQueue}`;
 
 export interface EnvironmentLockInput {
   environment: string;
@@ -57,7 +63,7 @@ export async function environmentLock(input: EnvironmentLockInput): Promise<void
       holder = queue.shift()!;
       show();
       try {
-        await getExternalWorkflowHandle(holder).signal(lockGrantedSignal, { lockWorkflowId: lockWorkflowId(input.environment) });
+        await getExternalWorkflowHandle(holder).signal(lockGrantedSignal, { lockWorkflowId: workflowInfo().workflowId });
         grants++;
       } catch {
         holder = null; // the requester is gone

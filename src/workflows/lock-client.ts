@@ -1,5 +1,5 @@
 // The deployment side of the environment lock.
-import { condition, getExternalWorkflowHandle, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { StewardActivities } from '../activities';
 import { lockGrantedSignal, lockWorkflowId, releaseLockSignal } from './environment-lock';
 
@@ -14,11 +14,12 @@ export async function acquireEnvironmentLock(environment: string, requester: str
   setHandler(lockGrantedSignal, () => {
     granted = true;
   });
-  await requestEnvironmentLock.executeWithOptions({ summary: `ask for the ${environment} deployment lock` }, [{ environment, requester }]);
+  const lockId = lockWorkflowId(environment, workflowInfo().taskQueue);
+  await requestEnvironmentLock.executeWithOptions({ summary: `ask for the ${environment} deployment lock` }, [{ environment, requester, lockWorkflowId: lockId }]);
   await condition(() => granted);
   return {
     async release() {
-      await getExternalWorkflowHandle(lockWorkflowId(environment)).signal(releaseLockSignal, { requester });
+      await getExternalWorkflowHandle(lockId).signal(releaseLockSignal, { requester });
     },
   };
 }
