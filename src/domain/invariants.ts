@@ -31,14 +31,21 @@ export function compareInvariants(
   before: InvariantSnapshot | null,
   after: InvariantSnapshot,
   opts: { smokeTenant?: string; declared?: readonly DeclaredBalanceChange[] } = {},
-): { ok: boolean; differences: InvariantDifference[] } {
+): { ok: boolean; differences: InvariantDifference[]; preExisting: InvariantDifference[] } {
   const differences: InvariantDifference[] = [];
+  const preExisting: InvariantDifference[] = [];
   const declared = (t: string, m: string) => (opts.declared ?? []).some((d) => d.tenant === t && d.metric === m);
   for (const [tenant, metrics] of Object.entries(after)) {
     for (const metric of MUST_BE_ZERO) {
-      if (metric in metrics && !isZero(metrics[metric])) {
-        differences.push({ tenant, metric, before: before?.[tenant]?.[metric] ?? null, after: metrics[metric]!, reason: `${metric} must be 0 in a balanced ledger` });
+      if (!(metric in metrics) || isZero(metrics[metric])) continue;
+      const was = before?.[tenant]?.[metric];
+      // An imbalance that was already there before this deployment is not this deployment's doing (it is
+      // reported as pre-existing); one that appears or moves during it is.
+      if (was !== undefined && String(was) === String(metrics[metric])) {
+        preExisting.push({ tenant, metric, before: was, after: metrics[metric]!, reason: `${metric} was already ${was} before this deployment` });
+        continue;
       }
+      differences.push({ tenant, metric, before: was ?? null, after: metrics[metric]!, reason: `${metric} must be 0 in a balanced ledger` });
     }
   }
   if (before) {
@@ -53,5 +60,5 @@ export function compareInvariants(
       }
     }
   }
-  return { ok: differences.length === 0, differences };
+  return { ok: differences.length === 0, differences, preExisting };
 }

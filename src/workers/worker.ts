@@ -35,7 +35,7 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities({ config, ssh, temporal: temporal.get }),
-    identity: opts.identity,
+    ...(opts.identity ? { identity: opts.identity } : {}),
   });
   const run = worker.run().finally(async () => {
     ssh.close();

@@ -115,7 +115,7 @@ export interface DeploymentRecord {
   backup?: BackupRecord;
   migrations?: { planned: Omit<PlannedMigration, 'sql'>[]; classification: MigrationClassification; stateBefore: Record<string, string> };
   destructiveApproval?: DestructiveApproval;
-  invariants?: { before: InvariantSnapshot | null; after?: InvariantSnapshot; differences: InvariantDifference[] };
+  invariants?: { before: InvariantSnapshot | null; after?: InvariantSnapshot; differences: InvariantDifference[]; preExisting?: InvariantDifference[] };
   smoke?: SmokeResult;
   restartMode?: string;
   releaseTag?: string;
@@ -332,7 +332,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       activities.readInvariants.executeWithOptions(opts('financial invariants after'), [{ environment: env, releaseId }]),
     );
     const cmp = compareInvariants(invariantsBefore, after, { smokeTenant: input.smokeTenant ?? 'smoke', declared: input.declaredBalanceChanges });
-    record.invariants = { before: invariantsBefore, after, differences: cmp.differences };
+    record.invariants = { before: invariantsBefore, after, differences: cmp.differences, preExisting: cmp.preExisting };
     if (!cmp.ok) {
       throw new DeploymentFailed(
         'financial invariants',
@@ -462,8 +462,9 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       }
     }
     if (prev) {
+      const disabledModules = r.done.filter((d) => d.ok && d.action.startsWith('disable ')).map((d) => d.action.slice('disable '.length));
       r.smokeAfter = await smoke.smokeTest
-        .executeWithOptions(opts('smoke tests of the previous release'), [{ environment: env, staging: false }])
+        .executeWithOptions(opts('smoke tests of the previous release'), [{ environment: env, staging: false, disabledModules }])
         .catch((err) => ({ ok: false, checks: [{ name: 'smoke', ok: false, ms: 0, detail: failureMessage(err) }], durationMs: 0 }));
       if (!r.smokeAfter.ok) r.failedCompensations.push({ action: 'smoke after rollback', error: 'the previous release is not green' });
     }

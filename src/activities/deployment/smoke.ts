@@ -4,9 +4,9 @@ import { onHost, type DeploymentDeps } from './context';
 export function createSmokeActivities(deps: DeploymentDeps) {
   return {
     /** Never throws for a failed check: the workflow decides (rollback), the result keeps every check's detail. */
-    async smokeTest(input: { environment: string; staging: boolean }): Promise<SmokeResult> {
+    async smokeTest(input: { environment: string; staging: boolean; disabledModules?: string[] }): Promise<SmokeResult> {
       const h = onHost(deps, input.environment);
-      return runSmoke(h.env, { staging: input.staging });
+      return runSmoke(h.env, { staging: input.staging, disabledModules: input.disabledModules });
     },
   };
 }

@@ -24,7 +24,12 @@ function expect(cond: boolean, detail: string): void {
   if (!cond) throw new SmokeFailure(detail);
 }
 
-export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean }): Promise<SmokeResult> {
+/**
+ * With `disabledModules` including `posting` (a frozen module after a financial rollback, §10.3), the posting
+ * checks prove the freeze instead: the app must refuse a deposit and a journal posting (503).
+ */
+export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean; disabledModules?: string[] }): Promise<SmokeResult> {
+  const postingFrozen = (opts.disabledModules ?? []).includes('posting');
   const started = Date.now();
   const users = env.app.smokeUsers;
   const checks: SmokeCheck[] = [];
@@ -65,14 +70,24 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean 
     await run('login works', () => login(maker, users.maker));
     await run('dashboard loads', async () => (await page(maker, '/dashboard/', 'data-smoke')).ms + ' ms');
     await run('loan list loads', async () => (await page(maker, '/loans/')).ms + ' ms');
-    await run('deposit posting works', async () => {
-      const form = await maker.get('/deposits/new/');
-      const account = selectOptions(form.body, 'account')[0];
-      expect(!!account, 'no customer account offered on /deposits/new/');
-      const r = await maker.request('POST', '/deposits/new/', { account: account!, amount: '10.55', reference: `smoke-${Date.now()}` });
-      expect(r.status === 302 && /\/deposits\/\d+\//.test(r.location ?? ''), `deposit posting answered ${r.status}: ${r.body.slice(0, 200)}`);
-      return `posted 10.55 to ${account}`;
-    });
+    if (postingFrozen) {
+      await run('deposit posting refused while posting is disabled', async () => {
+        const form = await maker.get('/deposits/new/');
+        const account = selectOptions(form.body, 'account')[0] ?? '2000-0001';
+        const r = await maker.request('POST', '/deposits/new/', { account, amount: '1.00', reference: `smoke-frozen-${Date.now()}` });
+        expect(r.status === 503, `a deposit while posting is disabled answered ${r.status}, expected 503`);
+        return 'refused with 503';
+      });
+    } else {
+      await run('deposit posting works', async () => {
+        const form = await maker.get('/deposits/new/');
+        const account = selectOptions(form.body, 'account')[0];
+        expect(!!account, 'no customer account offered on /deposits/new/');
+        const r = await maker.request('POST', '/deposits/new/', { account: account!, amount: '10.55', reference: `smoke-${Date.now()}` });
+        expect(r.status === 302 && /\/deposits\/\d+\//.test(r.location ?? ''), `deposit posting answered ${r.status}: ${r.body.slice(0, 200)}`);
+        return `posted 10.55 to ${account}`;
+      });
+    }
     await run('approval workflow works', async () => {
       const form = await maker.get('/approvals/new/');
       const from = selectOptions(form.body, 'from_account');
@@ -90,14 +105,16 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean 
       expect(ok.status === 302, `the checker's approval answered ${ok.status}: ${ok.body.slice(0, 200)}`);
       return `request ${id} made by ${users.maker}, refused to self-approve, approved by ${users.checker}`;
     });
-    await run('journal posting works', async () => {
-      const form = await maker.get('/journal/new/');
-      const accounts = selectOptions(form.body, 'account');
-      expect(accounts.length >= 2, 'fewer than two accounts offered on /journal/new/');
-      const r = await maker.request('POST', '/journal/new/', { description: 'smoke test', account: [accounts[0]!, accounts[1]!], debit: ['2.50', ''], credit: ['', '2.50'] });
-      expect(r.status === 302, `balanced journal posting answered ${r.status}: ${r.body.slice(0, 200)}`);
-      return 'balanced entry posted';
-    });
+    if (!postingFrozen) {
+      await run('journal posting works', async () => {
+        const form = await maker.get('/journal/new/');
+        const accounts = selectOptions(form.body, 'account');
+        expect(accounts.length >= 2, 'fewer than two accounts offered on /journal/new/');
+        const r = await maker.request('POST', '/journal/new/', { description: 'smoke test', account: [accounts[0]!, accounts[1]!], debit: ['2.50', ''], credit: ['', '2.50'] });
+        expect(r.status === 302, `balanced journal posting answered ${r.status}: ${r.body.slice(0, 200)}`);
+        return 'balanced entry posted';
+      });
+    }
     await run('no 500 errors', async () => {
       for (const path of ['/dashboard/', '/loans/', '/deposits/', '/approvals/', '/journal/', '/reports/trial-balance/']) {
         const r = await maker.get(path);
