@@ -45,6 +45,14 @@ describe('deployment on production (real stack)', () => {
   const config = devConfig('deploy-prod');
   const prod = config.environments.production!;
 
+  before(async () => {
+    // A run interrupted half-way may have left posting frozen (the financial rollback test freezes it).
+    const current = await onHost(config, 'production', ['test', '-e', `${prod.app.deployRoot}/current/manage.py`]);
+    if (current.exitCode === 0) {
+      await onHost(config, 'production', [`${prod.app.deployRoot}/current/.venv/bin/python`, `${prod.app.deployRoot}/current/manage.py`, 'feature_flag', 'posting', 'on', '--reason', 'test setup']);
+    }
+  });
+
   it('deploys a release cleanly: verified backup, migrations, switch, smoke, tag', async () => {
     await withWorkerAndClient(config, async (client) => {
       const r = await deploy(client, config, deployInput({ gitRef: 'r03-additive-migration', environment: 'production' }));

@@ -118,7 +118,11 @@ export function createReleaseActivities(deps: DeploymentDeps) {
           mode = 'reloaded';
         } else {
           await h.run(signalMaster(pid, 'TERM'));
-          await h.run(cmd(['sh', '-c', 'for i in $(seq 1 200); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.1; done; exit 1', 'wait-exit', String(pid)]));
+          // Graceful: the master waits up to its graceful timeout (20 s) for requests in flight; past 30 s it is
+          // killed, since a master that will not stop would keep the port from the new one.
+          await h.run(
+            cmd(['sh', '-c', 'for i in $(seq 1 300); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$1"; sleep 0.5', 'wait-exit', String(pid)]),
+          );
           await h.run(startGunicorn(spec));
           mode = 'restarted';
         }

@@ -1,0 +1,103 @@
+// The product as users meet it: the real `steward` CLI against a real worker process, Temporal dev server,
+// sshd hosts and the demo app. A Low change goes all the way; refusals say why; a malformed signal sent as
+// the Web UI would is recorded and changes nothing.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { ensureTemporalCli } from '../../src/dev/tools';
+import { devConfig } from '../helpers/stack';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const config = devConfig('cli');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'steward-cli-'));
+const configFile = path.join(dir, 'steward.config.yaml');
+writeFileSync(configFile, stringify(config));
+const env = { ...process.env, STEWARD_CONFIG: configFile };
+
+function steward(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'steward.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function status(id: string): { phase: string; rejectedAttempts: unknown[]; signoffs: unknown[]; waitingFor: string } {
+  const r = steward('status', id, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+async function waitForPhase(id: string, phase: string, timeoutMs = 240_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const s = status(id);
+    last = `${s.phase} (${s.waitingFor})`;
+    if (s.phase === phase) return;
+    if (['rolled-back', 'failed', 'rejected', 'withdrawn'].includes(s.phase) && s.phase !== phase) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`change ${id} is ${last}, expected ${phase}`);
+}
+
+describe('the steward CLI end to end (real stack)', () => {
+  let worker: ChildProcess;
+  const id = `CLI-${process.pid}-${Date.now() % 100000}`;
+  before(() => {
+    worker = spawn(process.execPath, [path.join(ROOT, 'bin', 'steward.js'), 'worker'], { env, stdio: 'ignore' });
+  });
+  after(() => {
+    worker.kill('SIGTERM');
+  });
+
+  it('proposes a Low change and reports its risk and signoffs', () => {
+    const r = steward('propose', path.join(ROOT, 'examples', 'proposals', 'demo-cosmetic.yaml'), '--id', id, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.changeId, id);
+    assert.equal(out.risk, 'low');
+    assert.match(out.url, /\/workflows\/change-/);
+  });
+
+  it('refuses a bad proposal naming the field', () => {
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'title: ""\ntype: colour\n');
+    const r = steward('propose', bad);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /title/);
+    assert.match(r.stderr, /type/);
+  });
+
+  it('refuses self-approval and the wrong role with the reason, and records a malformed signal without applying it', async () => {
+    await waitForPhase(id, 'approval');
+    const self = steward('approve', id, '--as', 'alice');
+    assert.notEqual(self.code, 0);
+    assert.match(self.stderr, /alice/);
+    assert.match(self.stderr, /own|propos|self/i);
+    const wrong = steward('approve', id, '--as', 'bob');
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /role|approver/i);
+    const before = status(id);
+    const temporal = ensureTemporalCli(() => undefined);
+    const sig = spawnSync(temporal, ['workflow', 'signal', '--address', config.temporal.address, '--workflow-id', `change-${id}`, '--name', 'approve', '--input', '{"by": 42}'], { encoding: 'utf8' });
+    assert.equal(sig.status, 0, sig.stderr);
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = status(id);
+    assert.equal(after.phase, 'approval');
+    assert.deepEqual(after.signoffs, before.signoffs, 'nothing was applied');
+    assert.equal(after.rejectedAttempts.length, before.rejectedAttempts.length + 1, 'the attempt is recorded');
+  });
+
+  it('goes all the way once a real approver approves', async () => {
+    const ok = steward('approve', id, '--as', 'carol', '--comment', 'label only');
+    assert.equal(ok.code, 0, ok.stderr);
+    await waitForPhase(id, 'completed');
+    const list = steward('list', '--json');
+    assert.equal(list.code, 0, list.stderr);
+    assert.ok(list.stdout.includes(id));
+    const verify = steward('audit', 'verify', '--json');
+    assert.equal(verify.code, 0, verify.stderr);
+  });
+});
