@@ -32,6 +32,7 @@ async function waitForStatus(client: Client, workflowId: string, status: string,
   for (;;) {
     const r = (await client.workflow.getHandle(workflowId).query('status')) as DeploymentRecord;
     if (r.status === status) return r;
+    if (r.finishedAt) throw new Error(`deployment ${workflowId} ended ${r.status} (${r.reason ?? ''}), never ${status}`);
     if (Date.now() > deadline) throw new Error(`deployment ${workflowId} is ${r.status}, not ${status}`);
     await new Promise((res) => setTimeout(res, 250));
   }
@@ -185,6 +186,9 @@ describe('deployment on staging: destructive and irreversible migrations (real s
   it('stops for a human decision when an irreversible migration must be rolled back, and restores the backup', async () => {
     await withWorkerAndClient(failing, async (client) => {
       const handle = await startDeployment(client, failing, deployInput({ gitRef: 'r08-irreversible', environment: 'staging' }));
+      // A data-rewriting RunSQL is destructive (§6.2): it waits for its approval first.
+      await waitForStatus(client, handle.workflowId, 'awaiting-destructive-approval');
+      await handle.executeUpdate('approveDestructiveMigration', { args: [{ approver: 'grace', backupConfirmed: true, rollbackPlan: 'irreversible: restore the pre-deployment backup' }] });
       const waiting = await waitForStatus(client, handle.workflowId, 'awaiting-restore-decision');
       assert.ok(waiting.migrations?.planned.some((m) => m.irreversible), JSON.stringify(waiting.migrations));
       await handle.executeUpdate('decideRestore', { args: [{ by: 'grace', restore: true, reason: 'irreversible data change; restore the verified backup' }] });

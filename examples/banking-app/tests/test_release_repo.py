@@ -20,7 +20,7 @@ TAGS = {
     "r05-silent-balance": ("r03-additive-migration", "0003_deposit_channel"),
     "r06-drop-financial-column": ("r03-additive-migration", "0004_remove_loan_legacy_reference"),
     "r07-drop-audit-log": ("r03-additive-migration", "0004_delete_auditlog"),
-    "r08-irreversible": ("r03-additive-migration", "0004_normalise_borrower_names"),
+    "r08-irreversible": ("r03-additive-migration", "0004_normalise_tenant_names"),
     "r09-requirements": ("r03-additive-migration", "0003_deposit_channel"),
 }
 
@@ -108,7 +108,7 @@ def test_tag_builds_migrates_and_reverses(release_repo, tag, tmp_path, databases
     proc = manage(rel, env, "migrate", "banking", target, "--noinput", check=False)
     if tag == "r08-irreversible":
         assert proc.returncode != 0 and "irreversible" in (proc.stdout + proc.stderr).lower()
-        assert state["irreversible"] == ["0004_normalise_borrower_names"]
+        assert state["irreversible"] == ["0004_normalise_tenant_names"]
         return
     assert proc.returncode == 0, proc.stdout + proc.stderr
     state = json.loads(manage(rel, env, "migration_state").stdout)["apps"]["banking"]
