@@ -3,6 +3,7 @@ import type { StewardConfig } from '../config/schema';
 import { createAuditActivities } from './audit/store';
 import { createDeploymentActivities } from './deployment';
 import { createHostActivities } from './host';
+import { createIncidentActivities } from './incident';
 import type { SshPool } from './remote/ssh';
 import type { Client } from '@temporalio/client';
 import { createLockActivities } from './lock';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLockActivities(deps),
     ...createAuditActivities(deps),
     ...createReportActivities(deps),
+    ...createIncidentActivities(deps),
   };
 }
 

@@ -3,3 +3,4 @@ export { ping } from './ping';
 export { deployment } from './deployment';
 export { environmentLock } from './environment-lock';
 export { changeLifecycle } from './change-lifecycle';
+export { incidentResponse } from './incident-response';

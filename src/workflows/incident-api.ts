@@ -1,0 +1,178 @@
+// incidentResponse's contract (playbook §13): input, state (the `status` query), messages, ids.
+// Shared by the workflow, the deployment that opens an incident by itself, the CLI and the report activity.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PolicyConfig } from '../domain/policy';
+import type { Proposal } from '../domain/proposal';
+import type { RiskLevel } from '../domain/types';
+import type { DeploymentRecord } from './deployment';
+
+/** §13: what an incident may affect. */
+export const INCIDENT_AFFECTS = ['gl-balances', 'loan-schedules', 'payment-allocation', 'compliance-reporting', 'cross-tenant-exposure'] as const;
+export type IncidentAffects = (typeof INCIDENT_AFFECTS)[number];
+export const INCIDENT_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const satisfies readonly RiskLevel[];
+export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number];
+/** Roles whose holders may decide a restore and close an incident (two distinct people must agree on a restore). */
+export const INCIDENT_DECIDER_ROLES = ['approver', 'auditor', 'emergency-approver'] as const;
+
+export const INCIDENT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+export const incidentWorkflowId = (incidentId: string) => `incident-${incidentId}`;
+
+export interface IncidentInput {
+  incidentId: string;
+  environment: string;
+  /** The app's module flag to freeze (posting, payments, loans). */
+  affectedModule: string;
+  affects: IncidentAffects[];
+  severity: IncidentSeverity;
+  description: string;
+  openedBy: string;
+  openedAtMs: number;
+  /** The change whose deployment caused it, when known. */
+  changeId?: string;
+  /** The deployment record (given by the deployment that opened the incident) … */
+  deployment?: DeploymentRecord;
+  /** … or its workflow id, fetched by an activity. */
+  deploymentWorkflowId?: string;
+  /** Resolved policy (no secrets); when absent the worker's config policy is used. */
+  policy?: PolicyConfig;
+  protectedTables?: string[];
+  /** How long a corrective patch may take to reach production before the incident reminds (default 24 h). */
+  reminderMs?: number;
+}
+
+export interface ScopeInput {
+  by: string;
+  tenants: string[];
+  accounts: string[];
+  /** ISO instants of the affected period. */
+  from: string;
+  to: string;
+  notes?: string;
+}
+export interface RestoreVote {
+  by: string;
+  restore: boolean;
+  /** The backup to restore; defaults to the pre-deployment backup of the deployment record. */
+  backupFile?: string;
+  reason: string;
+}
+export interface FindingsInput {
+  by: string;
+  summary: string;
+  rootCause: string;
+}
+export interface LinkPatchInput {
+  by: string;
+  changeId: string;
+}
+export interface ProposePatchInput {
+  by: string;
+  proposal: Proposal;
+  /** The hotfix change id; default <INCIDENT_ID>-FIX-<n>. */
+  changeId?: string;
+}
+export interface CloseInput {
+  by: string;
+  summary: string;
+}
+
+export const INCIDENT_STEPS = ['freeze', 'preserve-logs', 'scope', 'restore', 'findings', 'corrective-patch', 'unfreeze', 'audit-report'] as const;
+export type IncidentStepName = (typeof INCIDENT_STEPS)[number];
+export const STEP_TITLES: Record<IncidentStepName, string> = {
+  freeze: '1. Freeze the affected module',
+  'preserve-logs': '2. Preserve logs (evidence archive)',
+  scope: '3. Identify scope',
+  restore: '4. Restore if necessary (two approvers)',
+  findings: '5. Document findings',
+  'corrective-patch': '6. Corrective patch (hotfix path)',
+  unfreeze: '7. Unfreeze and close',
+  'audit-report': '8. Audit report',
+};
+
+export interface IncidentStep {
+  name: IncidentStepName;
+  status: 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
+  by?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  detail?: string;
+}
+
+export interface EvidenceRecord {
+  archive: string;
+  sha256File: string;
+  sha256: string;
+  sizeBytes: number;
+  files: string[];
+  reused: boolean;
+}
+
+export interface IncidentRejectedAttempt {
+  message: string;
+  by?: string;
+  code: string;
+  reason: string;
+  at: string;
+}
+
+export interface CorrectivePatch {
+  changeId: string;
+  workflowId: string;
+  linkedBy: string;
+  linkedAt: string;
+  /** Started by this incident (a child on the hotfix path) or linked. */
+  started: boolean;
+  phase?: string;
+  releaseVersion?: string;
+  emergencyApprovedBy?: string[];
+  deployedAt?: string;
+  outcome?: string;
+}
+
+export interface IncidentState {
+  incidentId: string;
+  workflowId: string;
+  environment: string;
+  affectedModule: string;
+  affects: IncidentAffects[];
+  severity: IncidentSeverity;
+  description: string;
+  openedBy: string;
+  openedAt: string;
+  changeId?: string;
+  deploymentWorkflowId?: string;
+  step: IncidentStepName | 'closed';
+  waitingFor: string;
+  steps: IncidentStep[];
+  frozen: boolean;
+  maintenance: boolean;
+  evidence?: EvidenceRecord;
+  scope?: ScopeInput & { at: string };
+  scopeHistory: (ScopeInput & { at: string })[];
+  restoreVotes: (RestoreVote & { at: string; backupFile?: string })[];
+  restoreDecision?: { restore: boolean; backupFile?: string; by: string[]; reason: string; at: string };
+  restore?: { backupFile: string; preRestoreBackup: string; preRestoreSha256: string; at: string };
+  findings?: FindingsInput & { at: string };
+  patches: CorrectivePatch[];
+  closure?: CloseInput & { at: string };
+  reportPath?: string;
+  reportSha256?: string;
+  rejectedAttempts: IncidentRejectedAttempt[];
+  reminders: { at: string; message: string }[];
+  auditFailures: string[];
+  finishedAt?: string;
+}
+
+export const incidentStatusQuery = defineQuery<IncidentState>('status');
+export const recordScopeUpdate = defineUpdate<IncidentState, [ScopeInput]>('recordScope');
+export const recordScopeSignal = defineSignal<[ScopeInput]>('recordScope');
+export const decideRestoreUpdate = defineUpdate<IncidentState, [RestoreVote]>('decideRestore');
+export const decideRestoreSignal = defineSignal<[RestoreVote]>('decideRestore');
+export const recordFindingsUpdate = defineUpdate<IncidentState, [FindingsInput]>('recordFindings');
+export const recordFindingsSignal = defineSignal<[FindingsInput]>('recordFindings');
+export const linkCorrectivePatchUpdate = defineUpdate<IncidentState, [LinkPatchInput]>('linkCorrectivePatch');
+export const linkCorrectivePatchSignal = defineSignal<[LinkPatchInput]>('linkCorrectivePatch');
+export const proposeCorrectivePatchUpdate = defineUpdate<IncidentState, [ProposePatchInput]>('proposeCorrectivePatch');
+export const proposeCorrectivePatchSignal = defineSignal<[ProposePatchInput]>('proposeCorrectivePatch');
+export const closeIncidentUpdate = defineUpdate<IncidentState, [CloseInput]>('closeIncident');
+export const closeIncidentSignal = defineSignal<[CloseInput]>('closeIncident');

@@ -1,0 +1,411 @@
+// incidentResponse: playbook §13 as a durable workflow, optionally opened by a failed financial deployment.
+//
+// 1 freeze the affected module (flag off; maintenance mode when critical) → 2 preserve logs (evidence archive
+// with a sha256) → 3 scope (recordScope) → 4 restore if necessary (decideRestore: two distinct deciders agree;
+// the current database is backed up before any restore) → 5 findings (recordFindings) → 6 corrective patch
+// (a child changeLifecycle on the hotfix path, or a linked change; followed until deployed and approved)
+// → 7 unfreeze on closeIncident → 8 the audit report and an `incident-closed` audit event.
+//
+// Human actions are Updates (validators refuse at once) and Signals with the same names (an invalid Signal is
+// recorded as a rejected attempt, never applied). Deterministic: every I/O is an activity.
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import type { StewardActivities } from '../activities';
+import type { AuditActivities, AuditEventKind, AuditRow } from '../activities/audit/api';
+import type { ChangeProgress } from '../activities/incident';
+import { classifyRisk } from '../domain/classification';
+import { parseProposal } from '../domain/proposal';
+import type { PolicyConfig } from '../domain/policy';
+import type { DeploymentRecord } from './deployment';
+import {
+  INCIDENT_STEPS,
+  closeIncidentSignal,
+  closeIncidentUpdate,
+  decideRestoreSignal,
+  decideRestoreUpdate,
+  incidentStatusQuery,
+  linkCorrectivePatchSignal,
+  linkCorrectivePatchUpdate,
+  proposeCorrectivePatchSignal,
+  proposeCorrectivePatchUpdate,
+  recordFindingsSignal,
+  recordFindingsUpdate,
+  recordScopeSignal,
+  recordScopeUpdate,
+  type CloseInput,
+  type FindingsInput,
+  type IncidentInput,
+  type IncidentState,
+  type IncidentStep,
+  type IncidentStepName,
+  type LinkPatchInput,
+  type ProposePatchInput,
+  type RestoreVote,
+  type ScopeInput,
+} from './incident-api';
+import { closeProblem, findingsProblem, linkProblem, proposePatchProblem, restoreAgreement, restoreProblem, scopeProblem, type Problem } from './incident-checks';
+import { renderIncidentDetails } from './incident-details';
+import { changeWorkflowId, SA, type ChangeLifecycleInput } from './lifecycle-api';
+
+export * from './incident-api';
+
+const host = proxyActivities<StewardActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+const audit = proxyActivities<AuditActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 4 },
+});
+/** Following a corrective change may take days: a long activity that heartbeats, retried without limit. */
+const follow = proxyActivities<StewardActivities>({
+  startToCloseTimeout: '30 days',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute' },
+});
+
+const DAY = 24 * 3_600_000;
+
+export async function incidentResponse(input: IncidentInput): Promise<IncidentState> {
+  const info = workflowInfo();
+  const iso = (ms = Date.now()) => new Date(ms).toISOString();
+  const actor = `steward:${input.incidentId}`;
+  const state: IncidentState = {
+    incidentId: input.incidentId,
+    workflowId: info.workflowId,
+    environment: input.environment,
+    affectedModule: input.affectedModule,
+    affects: [...input.affects],
+    severity: input.severity,
+    description: input.description,
+    openedBy: input.openedBy,
+    openedAt: iso(input.openedAtMs),
+    ...(input.changeId ? { changeId: input.changeId } : {}),
+    ...(input.deployment?.workflowId || input.deploymentWorkflowId ? { deploymentWorkflowId: input.deployment?.workflowId ?? input.deploymentWorkflowId } : {}),
+    step: 'freeze',
+    waitingFor: 'starting',
+    steps: INCIDENT_STEPS.map((name) => ({ name, status: 'pending' })),
+    frozen: false,
+    maintenance: false,
+    scopeHistory: [],
+    restoreVotes: [],
+    patches: [],
+    rejectedAttempts: [],
+    reminders: [],
+    auditFailures: [],
+  };
+  let policy: PolicyConfig | undefined = input.policy;
+  let protectedTables: string[] = input.protectedTables ?? policy?.protectedTables ?? [];
+  let deployment: DeploymentRecord | null = input.deployment ?? null;
+  let changed = 0;
+  let auditSeq = 0;
+  let patchSeq = 0;
+  const reminderMs = Math.max(1000, input.reminderMs ?? DAY);
+  const defaultBackup = () => deployment?.backup?.file;
+
+  // ---- audit, visibility ----------------------------------------------------------------------------------
+  async function record(kind: AuditEventKind, by: string, details: Record<string, unknown>): Promise<void> {
+    const eventId = `${info.workflowId}:${++auditSeq}`;
+    try {
+      await audit.appendAuditEvent.executeWithOptions({ summary: `audit: ${kind} by ${by}` }, [
+        { eventId, subject: input.incidentId, kind, actor: by, at: iso(), details: { incidentId: input.incidentId, ...details } },
+      ]);
+    } catch (err) {
+      state.auditFailures.push(`${eventId} (${kind}): ${(err as Error).message}`);
+      log.error('audit append failed', { eventId, kind, error: (err as Error).message });
+    }
+  }
+  function refresh(): void {
+    upsertSearchAttributes([
+      { key: SA.changeId, value: input.incidentId },
+      { key: SA.changePhase, value: state.step },
+      { key: SA.targetEnvironment, value: input.environment },
+      { key: SA.awaitingApprovalFrom, value: state.step === 'restore' && !state.restoreDecision ? ['approver', 'auditor', 'emergency-approver'] : null },
+    ]);
+    setCurrentDetails(renderIncidentDetails(state));
+  }
+  const stepOf = (name: IncidentStepName): IncidentStep => state.steps.find((s) => s.name === name)!;
+  function begin(name: IncidentStepName, status: 'running' | 'waiting', waitingFor: string): void {
+    const s = stepOf(name);
+    s.status = status;
+    s.startedAt ??= iso();
+    state.step = name;
+    state.waitingFor = waitingFor;
+    refresh();
+  }
+  async function end(name: IncidentStepName, status: 'done' | 'failed' | 'skipped', by: string, detail: string): Promise<void> {
+    const s = stepOf(name);
+    Object.assign(s, { status, by, detail, finishedAt: iso() });
+    refresh();
+    await record('incident-step', by, { step: name, status, detail });
+  }
+  /** Waits for a person, with a durable reminder timer that shows in the Web UI. */
+  async function waitFor(pred: () => boolean, what: string): Promise<void> {
+    while (!pred()) {
+      const got = await condition(pred, reminderMs, { summary: `incident reminder: ${what}` });
+      if (!got) {
+        const message = `reminder: incident ${input.incidentId} is waiting for ${what}`;
+        state.reminders.push({ at: iso(), message });
+        log.info(message);
+        refresh();
+      }
+    }
+  }
+
+  // ---- messages -------------------------------------------------------------------------------------------
+  const check = (p: Problem | null) => {
+    if (p) throw ApplicationFailure.nonRetryable(p.reason, p.code);
+  };
+  function both<T>(name: string, update: UpdateDefinition<IncidentState, [T]>, signal: SignalDefinition<[T]>, problem: (x: T) => Problem | null, apply: (x: T) => Promise<void>): void {
+    setHandler(update, async (x: T) => (await apply(x), state), { validator: (x: T) => check(problem(x)) });
+    setHandler(signal, async (x: T) => {
+      const p = problem(x);
+      if (!p) return apply(x);
+      const by = (x as { by?: unknown } | null)?.by;
+      state.rejectedAttempts.push({ message: name, code: p.code, reason: p.reason, at: iso(), ...(typeof by === 'string' ? { by } : {}) });
+      refresh();
+      await record('rejected-attempt', typeof by === 'string' ? by : 'unknown', { message: name, code: p.code, reason: p.reason });
+    });
+  }
+  setHandler(incidentStatusQuery, () => state);
+  both<ScopeInput>('recordScope', recordScopeUpdate, recordScopeSignal, (s) => scopeProblem(state, policy, s), async (s) => {
+    const scope = { by: s.by, tenants: [...s.tenants], accounts: [...s.accounts], from: s.from, to: s.to, ...(s.notes ? { notes: s.notes } : {}), at: iso() };
+    state.scope = scope;
+    state.scopeHistory.push(scope);
+    changed++;
+    refresh();
+    await record('incident-step', s.by, { message: 'recordScope', tenants: scope.tenants, accounts: scope.accounts, from: scope.from, to: scope.to });
+  });
+  both<RestoreVote>('decideRestore', decideRestoreUpdate, decideRestoreSignal, (v) => restoreProblem(state, policy, v, defaultBackup()), async (v) => {
+    const backupFile = v.restore ? v.backupFile || defaultBackup() : undefined;
+    state.restoreVotes.push({ by: v.by, restore: v.restore, reason: v.reason.trim(), at: iso(), ...(backupFile ? { backupFile } : {}) });
+    const agreed = restoreAgreement(state.restoreVotes);
+    if (agreed) {
+      const reasons = state.restoreVotes.filter((x) => agreed.by.includes(x.by)).map((x) => `${x.by}: ${x.reason}`);
+      state.restoreDecision = { ...agreed, reason: reasons.join('; '), at: iso() };
+    }
+    changed++;
+    refresh();
+    await record('incident-step', v.by, { message: 'decideRestore', restore: v.restore, backupFile: backupFile ?? null, reason: v.reason.trim(), decided: !!agreed });
+  });
+  both<FindingsInput>('recordFindings', recordFindingsUpdate, recordFindingsSignal, (f) => findingsProblem(state, policy, f), async (f) => {
+    state.findings = { by: f.by, summary: f.summary.trim(), rootCause: f.rootCause.trim(), at: iso() };
+    changed++;
+    refresh();
+  });
+  both<LinkPatchInput>('linkCorrectivePatch', linkCorrectivePatchUpdate, linkCorrectivePatchSignal, (l) => linkProblem(state, policy, l), async (l) => {
+    state.patches.push({ changeId: l.changeId, workflowId: changeWorkflowId(l.changeId), linkedBy: l.by, linkedAt: iso(), started: false });
+    changed++;
+    refresh();
+    await record('incident-step', l.by, { message: 'linkCorrectivePatch', changeId: l.changeId });
+  });
+  both<ProposePatchInput>('proposeCorrectivePatch', proposeCorrectivePatchUpdate, proposeCorrectivePatchSignal, (p) => proposePatchProblem(state, policy, p), async (p) => {
+    const proposal = parseProposal(p.proposal);
+    const changeId = p.changeId ?? `${input.incidentId}-FIX-${++patchSeq}`;
+    const { risk } = classifyRisk(proposal);
+    const childInput: ChangeLifecycleInput = { changeId, proposal, policy: policy!, protectedTables, proposedAtMs: Date.now() };
+    const entry = { changeId, workflowId: changeWorkflowId(changeId), linkedBy: p.by, linkedAt: iso(), started: true };
+    state.patches.push(entry);
+    changed++;
+    try {
+      // ABANDON: the hotfix goes on (to its full review) whatever happens to the incident.
+      await startChild('changeLifecycle', {
+        workflowId: entry.workflowId,
+        args: [childInput],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `Hotfix for incident ${input.incidentId}: ${proposal.title}`,
+        typedSearchAttributes: [
+          { key: SA.changeId, value: changeId },
+          { key: SA.changeType, value: proposal.type },
+          { key: SA.riskLevel, value: risk },
+          { key: SA.changePhase, value: 'proposal' },
+          { key: SA.targetEnvironment, value: 'production' },
+        ],
+      });
+    } catch (err) {
+      (entry as { outcome?: string }).outcome = `could not start: ${(err as Error).message}`;
+      refresh();
+      throw ApplicationFailure.nonRetryable(`the hotfix ${changeId} could not be started: ${(err as Error).message}`, 'ChildStartFailed');
+    }
+    refresh();
+    await record('incident-step', p.by, { message: 'proposeCorrectivePatch', changeId, title: proposal.title, gitRef: proposal.gitRef, hotfixReason: proposal.hotfixReason ?? null });
+  });
+  both<CloseInput>('closeIncident', closeIncidentUpdate, closeIncidentSignal, (c) => closeProblem(state, policy, c), async (c) => {
+    state.closure = { by: c.by, summary: c.summary.trim(), at: iso() };
+    changed++;
+    refresh();
+  });
+
+  // ---- the response -----------------------------------------------------------------------------------------
+  refresh();
+  if (!policy) {
+    const p = await host.incidentPolicy.executeWithOptions({ summary: 'load the policy (people and roles) from the config' }, []);
+    policy = p.policy;
+    protectedTables = input.protectedTables ?? p.protectedTables;
+  }
+  await record('incident-opened', input.openedBy, {
+    environment: input.environment,
+    severity: input.severity,
+    affects: input.affects,
+    affectedModule: input.affectedModule,
+    description: input.description,
+    changeId: input.changeId ?? null,
+    deployment: state.deploymentWorkflowId ?? null,
+  });
+
+  // 1. Freeze at once.
+  begin('freeze', 'running', `freezing ${input.affectedModule} on ${input.environment}`);
+  await freeze(`incident ${input.incidentId}: ${input.description}`.slice(0, 200), 'freeze');
+
+  // 2. Preserve logs.
+  begin('preserve-logs', 'running', 'the evidence archive');
+  try {
+    if (!deployment && input.deploymentWorkflowId) {
+      deployment = await host.fetchDeploymentRecord.executeWithOptions({ summary: `fetch the deployment record ${input.deploymentWorkflowId}` }, [{ workflowId: input.deploymentWorkflowId }]);
+    }
+    const auditRows: AuditRow[] = [];
+    for (const subject of [input.changeId, input.incidentId]) {
+      if (!subject) continue;
+      auditRows.push(...(await audit.listAuditEvents.executeWithOptions({ summary: `read the audit rows of ${subject}` }, [{ subject }])));
+    }
+    const ev = await host.preserveEvidence.executeWithOptions({ summary: `evidence archive (logs, deployment record, ${auditRows.length} audit rows) on ${input.environment}` }, [
+      { environment: input.environment, incidentId: input.incidentId, deployment, auditRows, incident: { ...input, policy: undefined, deployment: undefined } },
+    ]);
+    state.evidence = ev;
+    await end('preserve-logs', 'done', 'steward', `${ev.archive} (${ev.sizeBytes} bytes, sha256 ${ev.sha256}${ev.reused ? ', already archived' : ''})`);
+  } catch (err) {
+    await end('preserve-logs', 'failed', 'steward', failureMessage(err));
+  }
+
+  // 3. Identify scope.
+  begin('scope', 'waiting', 'the scope (steward incident scope / recordScope)');
+  await waitFor(() => state.scope !== undefined, 'the scope');
+  await end('scope', 'done', state.scope!.by, `tenants ${state.scope!.tenants.join(', ') || 'none'}; accounts ${state.scope!.accounts.join(', ') || 'none'}; ${state.scope!.from} → ${state.scope!.to}`);
+
+  // 4. Restore if necessary: two distinct deciders agree.
+  begin('restore', 'waiting', 'a restore decision agreed by two distinct approvers (decideRestore)');
+  await waitFor(() => state.restoreDecision !== undefined, 'two agreeing restore decisions');
+  const decision = state.restoreDecision!;
+  if (!decision.restore) {
+    await end('restore', 'skipped', decision.by.join(' + '), `no restore: ${decision.reason}`);
+  } else {
+    begin('restore', 'running', `restoring ${decision.backupFile}`);
+    try {
+      const res = await host.restoreDatabase.executeWithOptions({ summary: `restore ${decision.backupFile} (after backing up the current database)` }, [
+        { environment: input.environment, backupFile: decision.backupFile!, preRestoreBackupId: `${input.incidentId}-pre-restore` },
+      ]);
+      state.restore = { backupFile: decision.backupFile!, preRestoreBackup: res.preRestoreBackup.file, preRestoreSha256: res.preRestoreBackup.sha256, at: iso() };
+      await end('restore', 'done', decision.by.join(' + '), `restored ${decision.backupFile}; the database as it was is kept in ${res.preRestoreBackup.file}`);
+      // The flags live in the database: the restored one may have the module on again. Freeze it again.
+      await freeze(`incident ${input.incidentId}: re-freeze after the restore`, 'restore');
+    } catch (err) {
+      await end('restore', 'failed', decision.by.join(' + '), failureMessage(err));
+    }
+  }
+
+  // 5. Document findings.
+  begin('findings', 'waiting', 'the findings (steward incident findings / recordFindings)');
+  await waitFor(() => state.findings !== undefined, 'the findings');
+  await end('findings', 'done', state.findings!.by, `${state.findings!.summary} — root cause: ${state.findings!.rootCause}`);
+
+  // 6. Corrective patch.
+  if (state.maintenance) {
+    // The hotfix must pass its smoke test: the app comes out of maintenance; the module stays frozen.
+    await host.setMaintenance.executeWithOptions({ summary: 'maintenance off for the hotfix smoke test (module stays frozen)' }, [
+      { environment: input.environment, on: false, reason: `incident ${input.incidentId}: hotfix`, actor },
+    ]);
+    state.maintenance = false;
+    await record('incident-step', 'steward', { step: 'corrective-patch', message: 'maintenance mode off for the hotfix; the module stays frozen' });
+  }
+  let deployedPatch: ChangeProgress | undefined;
+  while (!deployedPatch) {
+    begin('corrective-patch', 'waiting', 'a corrective patch (steward hotfix FILE --incident ID, or linkCorrectivePatch)');
+    await waitFor(() => state.patches.some((p) => p.outcome === undefined), 'a corrective patch on the hotfix path');
+    const patch = state.patches.find((p) => p.outcome === undefined)!;
+    begin('corrective-patch', 'running', `the corrective patch ${patch.changeId} to be deployed and approved`);
+    patch.phase = 'following';
+    const progress = await follow.awaitChangeDeployed.executeWithOptions({ summary: `wait until ${patch.changeId} is deployed to production` }, [{ changeId: patch.changeId }]);
+    patch.phase = progress.phase;
+    if (progress.deployed) {
+      Object.assign(patch, { releaseVersion: progress.releaseVersion, emergencyApprovedBy: progress.emergencyApprovedBy, deployedAt: progress.deployedAt ?? iso(), outcome: `deployed (${progress.phase})` });
+      deployedPatch = progress;
+      await end('corrective-patch', 'done', patch.linkedBy, `${patch.changeId} deployed ${progress.releaseVersion ?? ''}; approved by ${progress.approvedBy.join(', ') || '—'}`);
+    } else {
+      patch.outcome = `ended without a production deployment: ${progress.outcome ?? progress.phase}`;
+      refresh();
+      await record('incident-step', 'steward', { step: 'corrective-patch', changeId: patch.changeId, outcome: patch.outcome });
+    }
+  }
+
+  // 7. Unfreeze only after the patch is deployed and approved, when a decider closes the incident.
+  begin('unfreeze', 'waiting', 'closeIncident (steward incident close)');
+  await waitFor(() => state.closure !== undefined, 'the closure');
+  begin('unfreeze', 'running', `unfreezing ${input.affectedModule}`);
+  try {
+    await host.setModuleFrozen.executeWithOptions({ summary: `unfreeze ${input.affectedModule} on ${input.environment}` }, [
+      { environment: input.environment, module: input.affectedModule, frozen: false, reason: `incident ${input.incidentId} closed: ${state.closure!.summary}`.slice(0, 200), actor },
+    ]);
+    state.frozen = false;
+    if (state.maintenance) {
+      await host.setMaintenance.executeWithOptions({ summary: 'maintenance off' }, [{ environment: input.environment, on: false, reason: `incident ${input.incidentId} closed`, actor }]);
+      state.maintenance = false;
+    }
+    await end('unfreeze', 'done', state.closure!.by, `${input.affectedModule} on again after ${deployedPatch.changeId}`);
+  } catch (err) {
+    await end('unfreeze', 'failed', state.closure!.by, failureMessage(err));
+  }
+
+  // 8. The audit report.
+  begin('audit-report', 'running', 'the audit report');
+  stepOf('audit-report').status = 'done';
+  stepOf('audit-report').by = 'steward';
+  stepOf('audit-report').finishedAt = iso();
+  state.step = 'closed';
+  state.finishedAt = iso();
+  const report = await host.writeIncidentReport.executeWithOptions({ summary: `write the audit report of ${input.incidentId}` }, [{ incidentId: input.incidentId, state }]);
+  state.reportPath = report.path;
+  state.reportSha256 = report.sha256;
+  stepOf('audit-report').detail = `${report.path} (sha256 ${report.sha256})`;
+  state.waitingFor = 'nothing: the incident is closed';
+  refresh();
+  await record('incident-closed', state.closure!.by, { summary: state.closure!.summary, report: report.path, sha256: report.sha256, patch: deployedPatch.changeId });
+  await condition(allHandlersFinished);
+  return state;
+
+  async function freeze(reason: string, stepName: IncidentStepName): Promise<void> {
+    try {
+      await host.setModuleFrozen.executeWithOptions({ summary: `freeze ${input.affectedModule} on ${input.environment} (flag off)` }, [
+        { environment: input.environment, module: input.affectedModule, frozen: true, reason, actor },
+      ]);
+      state.frozen = true;
+      if (input.severity === 'critical') {
+        await host.setMaintenance.executeWithOptions({ summary: `maintenance mode on ${input.environment} (critical incident)` }, [{ environment: input.environment, on: true, reason, actor }]);
+        state.maintenance = true;
+      }
+      if (stepName === 'freeze') await end('freeze', 'done', 'steward', `${input.affectedModule} off${state.maintenance ? ', maintenance mode on' : ''} on ${input.environment}`);
+      else await record('incident-step', 'steward', { step: stepName, message: `${input.affectedModule} frozen again${state.maintenance ? ', maintenance on' : ''}` });
+    } catch (err) {
+      // Recorded and visible; the response goes on (people see the failed freeze in the checklist).
+      if (stepName === 'freeze') await end('freeze', 'failed', 'steward', failureMessage(err));
+      else await record('incident-step', 'steward', { step: stepName, message: `re-freeze failed: ${failureMessage(err)}` });
+    }
+  }
+}
+
+function failureMessage(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string } };
+  return e?.cause?.message ? `${e.message}: ${e.cause.message}` : e?.message ?? String(err);
+}
