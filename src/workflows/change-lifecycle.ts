@@ -15,6 +15,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -38,7 +39,7 @@ import {
   type ApprovalState,
 } from '../domain/approvals';
 import { classifyRisk } from '../domain/classification';
-import { hotfixEligibility } from '../domain/hotfix';
+import { hotfixEligibility, hotfixRequirements } from '../domain/hotfix';
 import { canTransition, isTerminal, postDeploymentReportRequired, type Gate, type Phase } from '../domain/lifecycle';
 import { findPerson } from '../domain/policy';
 import { deploymentWindow as deploymentWindowImpl } from '../domain/windows';
@@ -431,7 +432,22 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   if (hotfix) {
     await transition('full-review', 'steward', { reportSubmitted: true });
     waiting(`the full review of this hotfix (due within ${policy.hotfixFullReviewDays} days)`);
-    await condition(() => pendingFullReview !== undefined);
+    if (patched('hotfix-full-review-reminders')) {
+      // §11.5: a durable timer per reminder interval until the full review is done; overdue after the due date.
+      const dueMs = hotfixRequirements({ type: proposal.type, hotfixReason: proposal.hotfixReason!, dataMigrationRequired: proposal.dataMigrationRequired }, policy, prod.finishedAt ? Date.parse(prod.finishedAt) : Date.now()).fullReviewDueMs;
+      waiting(`the full review of this hotfix, due ${iso(dueMs)} (steward review ${input.changeId} --mode standard)`);
+      while (pendingFullReview === undefined) {
+        const got = await condition(() => pendingFullReview !== undefined, reminderMs, { summary: `full review reminder (due ${iso(dueMs)})` });
+        if (!got) {
+          const message = `reminder: hotfix ${input.changeId} needs its full review (§11.5), ${Date.now() > dueMs ? 'OVERDUE since' : 'due'} ${iso(dueMs)}`;
+          state.reminders.push({ at: iso(), message });
+          log.info(message);
+          waiting(`the full review of this hotfix, ${Date.now() > dueMs ? 'OVERDUE since' : 'due'} ${iso(dueMs)}`);
+        }
+      }
+    } else {
+      await condition(() => pendingFullReview !== undefined);
+    }
     state.fullReview = { by: pendingFullReview!.by, at: iso() };
     await transition('completed', pendingFullReview!.by, { fullReviewDone: true });
   } else {

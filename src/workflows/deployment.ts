@@ -11,6 +11,9 @@ import {
   workflowInfo,
   allHandlersFinished,
   log,
+  patched,
+  startChild,
+  ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { StewardActivities } from '../activities';
 import type { BackupRecord, MigrationPlan, PlannedMigration } from '../activities/deployment/database';
@@ -22,6 +25,7 @@ import { rollbackPlan, type RollbackPlan } from '../domain/rollback';
 import { nextVersion } from '../domain/semver';
 import type { ChangeType } from '../domain/types';
 import { acquireEnvironmentLock, type HeldLock } from './lock-client';
+import { incidentWorkflowId, type IncidentInput } from './incident-api';
 
 const activities = proxyActivities<StewardActivities>({
   startToCloseTimeout: '30 minutes',
@@ -127,6 +131,8 @@ export interface DeploymentRecord {
     manualSteps: ManualStep[];
     smokeAfter?: SmokeResult;
     incidentRequired: boolean;
+    /** The incident this rollback opened by itself (production only; see incidentResponse). */
+    incidentId?: string;
   };
   rejectedAttempts: { message: string; reason: string; at: string }[];
 }
@@ -320,8 +326,15 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     await step('switch current', () => activities.switchRelease.executeWithOptions(opts(`switch current to ${releaseId}`), [{ environment: env, releaseId }]));
     const restart = await step('restart gunicorn', () => activities.restartApp.executeWithOptions(opts('graceful restart of Gunicorn'), [{ environment: env, releaseId }]), (r) => r.mode);
     record.restartMode = restart.mode;
+    // A module frozen by an open incident stays frozen through a hotfix: the smoke test proves the freeze holds
+    // (posting refused) instead of failing on it.
+    const frozenModules = patched('smoke-knows-frozen-modules')
+      ? await activities.listDisabledModules.executeWithOptions(opts('module flags that are off (frozen by an incident)'), [{ environment: env, releaseId }])
+      : [];
     record.smoke = await step('smoke tests', () =>
-      smoke.smokeTest.executeWithOptions(opts(input.stagingChecks ? 'smoke + staging checks (§7, §9)' : 'smoke checklist (§9)'), [{ environment: env, staging: input.stagingChecks }]),
+      smoke.smokeTest.executeWithOptions(opts(input.stagingChecks ? 'smoke + staging checks (§7, §9)' : 'smoke checklist (§9)'), [
+        { environment: env, staging: input.stagingChecks, ...(frozenModules.length ? { disabledModules: frozenModules } : {}) },
+      ]),
       (s) => `${s.checks.filter((c) => c.ok).length}/${s.checks.length} checks green`,
     );
     if (!record.smoke.ok) {
@@ -469,6 +482,38 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       if (!r.smokeAfter.ok) r.failedCompensations.push({ action: 'smoke after rollback', error: 'the previous release is not green' });
     }
     record.status = r.failedCompensations.length ? 'rollback-failed' : 'rolled-back';
+    if (r.incidentRequired && env === 'production' && patched('open-incident-on-rollback')) await openIncident(r);
+  }
+
+  /** §10.3.4, §13: a production rollback that needs an incident opens one by itself; it outlives this workflow. */
+  async function openIncident(r: NonNullable<DeploymentRecord['rollback']>): Promise<void> {
+    const financial = input.changeType === 'financial-logic' || input.financialImpact === true;
+    const disabled = r.done.find((d) => d.ok && d.action.startsWith('disable '))?.action.slice('disable '.length);
+    const incidentId = `INC-${releaseId}`;
+    const incident: IncidentInput = {
+      incidentId,
+      environment: env,
+      affectedModule: disabled ?? input.featureModules?.[0] ?? 'posting',
+      affects: financial ? ['gl-balances'] : [],
+      severity: financial ? 'high' : 'medium',
+      description: `rollback of change ${input.changeId} on ${env}: ${record.reason ?? record.status}`.slice(0, 500),
+      openedBy: 'steward',
+      openedAtMs: Date.now(),
+      changeId: input.changeId,
+      deployment: { ...record, finishedAt: now() },
+    };
+    try {
+      await startChild('incidentResponse', {
+        workflowId: incidentWorkflowId(incidentId),
+        args: [incident],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `Incident ${incidentId}: ${financial ? 'financial ' : ''}rollback of ${input.changeId} on ${env}`,
+      });
+      r.incidentId = incidentId;
+    } catch (err) {
+      r.failedCompensations.push({ action: 'open incident', error: failureMessage(err) });
+      record.status = 'rollback-failed';
+    }
   }
 
   async function finish(): Promise<DeploymentRecord> {

@@ -110,7 +110,6 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
   let policy: PolicyConfig | undefined = input.policy;
   let protectedTables: string[] = input.protectedTables ?? policy?.protectedTables ?? [];
   let deployment: DeploymentRecord | null = input.deployment ?? null;
-  let changed = 0;
   let auditSeq = 0;
   let patchSeq = 0;
   const reminderMs = Math.max(1000, input.reminderMs ?? DAY);
@@ -185,7 +184,6 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
     const scope = { by: s.by, tenants: [...s.tenants], accounts: [...s.accounts], from: s.from, to: s.to, ...(s.notes ? { notes: s.notes } : {}), at: iso() };
     state.scope = scope;
     state.scopeHistory.push(scope);
-    changed++;
     refresh();
     await record('incident-step', s.by, { message: 'recordScope', tenants: scope.tenants, accounts: scope.accounts, from: scope.from, to: scope.to });
   });
@@ -197,18 +195,15 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
       const reasons = state.restoreVotes.filter((x) => agreed.by.includes(x.by)).map((x) => `${x.by}: ${x.reason}`);
       state.restoreDecision = { ...agreed, reason: reasons.join('; '), at: iso() };
     }
-    changed++;
     refresh();
     await record('incident-step', v.by, { message: 'decideRestore', restore: v.restore, backupFile: backupFile ?? null, reason: v.reason.trim(), decided: !!agreed });
   });
   both<FindingsInput>('recordFindings', recordFindingsUpdate, recordFindingsSignal, (f) => findingsProblem(state, policy, f), async (f) => {
     state.findings = { by: f.by, summary: f.summary.trim(), rootCause: f.rootCause.trim(), at: iso() };
-    changed++;
     refresh();
   });
   both<LinkPatchInput>('linkCorrectivePatch', linkCorrectivePatchUpdate, linkCorrectivePatchSignal, (l) => linkProblem(state, policy, l), async (l) => {
     state.patches.push({ changeId: l.changeId, workflowId: changeWorkflowId(l.changeId), linkedBy: l.by, linkedAt: iso(), started: false });
-    changed++;
     refresh();
     await record('incident-step', l.by, { message: 'linkCorrectivePatch', changeId: l.changeId });
   });
@@ -219,7 +214,6 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
     const childInput: ChangeLifecycleInput = { changeId, proposal, policy: policy!, protectedTables, proposedAtMs: Date.now() };
     const entry = { changeId, workflowId: changeWorkflowId(changeId), linkedBy: p.by, linkedAt: iso(), started: true };
     state.patches.push(entry);
-    changed++;
     try {
       // ABANDON: the hotfix goes on (to its full review) whatever happens to the incident.
       await startChild('changeLifecycle', {
@@ -245,7 +239,6 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
   });
   both<CloseInput>('closeIncident', closeIncidentUpdate, closeIncidentSignal, (c) => closeProblem(state, policy, c), async (c) => {
     state.closure = { by: c.by, summary: c.summary.trim(), at: iso() };
-    changed++;
     refresh();
   });
 
