@@ -1,0 +1,268 @@
+// incidentResponse against a real local Temporal (TestWorkflowEnvironment.createLocal with the built temporal
+// binary), mocked activities, the real workflow bundle (a proposed hotfix starts the real changeLifecycle child).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { defaultPolicy, type PolicyConfig } from '../../src/domain';
+import { ensureTemporalCli } from '../../src/dev/tools';
+import { SEARCH_ATTRIBUTES } from '../../src/dev/temporal';
+import { DEMO_PEOPLE } from '../../src/dev/stack';
+import type { AuditEvent } from '../../src/activities/audit/api';
+import { renderIncidentReport, type ChangeProgress } from '../../src/activities/incident';
+import { renderChangeReport } from '../../src/activities/reports';
+import type { DeploymentRecord } from '../../src/workflows/deployment';
+import { incidentWorkflowId, type IncidentInput, type IncidentState } from '../../src/workflows/incident-api';
+import type { ChangeState } from '../../src/workflows/lifecycle-api';
+
+const TQ = 'incident-test';
+const audit: AuditEvent[] = [];
+const calls: { name: string; args: Record<string, unknown> }[] = [];
+const reports = new Map<string, string>();
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+let n = 0;
+
+function policy(): PolicyConfig {
+  const p = defaultPolicy({ people: DEMO_PEOPLE as never });
+  return { ...p, windows: { ...p.windows, blackout: [] } };
+}
+
+const deploymentRecord = {
+  workflowId: 'deploy-CHG-1-production-1',
+  changeId: 'CHG-1',
+  environment: 'production',
+  releaseId: 'CHG-1-production-1',
+  gitRef: 'r05-silent-balance',
+  previousReleaseId: 'CHG-0-production-1',
+  status: 'rolled-back',
+  startedAt: '2026-11-25T10:00:00.000Z',
+  steps: [],
+  backup: { file: '/srv/backups/CHG-1-production-1.dump', sizeBytes: 10, sha256: 'ab', verifiedEntries: 3, durationMs: 1, reused: false },
+  rejectedAttempts: [],
+} as unknown as DeploymentRecord;
+
+async function open(client: Client, over: Partial<IncidentInput> = {}) {
+  const incidentId = `INC-T${process.pid}-${++n}`;
+  const input: IncidentInput = {
+    incidentId,
+    environment: 'production',
+    affectedModule: 'posting',
+    affects: ['gl-balances'],
+    severity: 'high',
+    description: 'deposits booked rounded to whole units',
+    openedBy: 'steward',
+    openedAtMs: Date.now(),
+    changeId: 'CHG-1',
+    deployment: deploymentRecord,
+    policy: policy(),
+    reminderMs: 60_000,
+    ...over,
+  };
+  return client.workflow.start('incidentResponse', { taskQueue: TQ, workflowId: incidentWorkflowId(incidentId), args: [input] });
+}
+
+const status = async (h: { query: (q: string) => Promise<unknown> }) => (await h.query('status')) as IncidentState;
+async function until(h: { query: (q: string) => Promise<unknown> }, pred: (s: IncidentState) => boolean, ms = 20_000): Promise<IncidentState> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await status(h);
+    if (pred(s)) return s;
+    if (Date.now() - t0 > ms) throw new Error(`timed out; step ${s.step}, waiting for ${s.waitingFor}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+async function updateError(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+    return (err.cause as Error).message;
+  }
+  throw new Error('the update was accepted');
+}
+const scope = { by: 'bob', tenants: ['smoke'], accounts: ['2000-0001'], from: '2026-11-25T10:00:00Z', to: '2026-11-25T10:05:00Z', notes: 'the smoke deposit only' };
+const findings = { by: 'erin', summary: 'deposits were booked rounded to whole units', rootCause: 'posting_rules rounds the ledger amount' };
+
+describe('incidentResponse (local Temporal, mocked activities)', () => {
+  before(async () => {
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+    } catch {
+      /* installed */
+    }
+    const bin = ensureTemporalCli(() => undefined);
+    env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: bin }, extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]) },
+    });
+    const spy = <A extends Record<string, unknown>, R>(name: string, fn: (a: A) => R | Promise<R>) => async (a: A) => {
+      calls.push({ name, args: a });
+      return fn(a);
+    };
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TQ,
+      workflowsPath: require.resolve('../../src/workflows'),
+      activities: {
+        async appendAuditEvent(e: AuditEvent) {
+          audit.push(e);
+          return { seq: audit.length, hash: 'h' };
+        },
+        async listAuditEvents(i: { subject: string }) {
+          return audit.filter((e) => e.subject === i.subject).map((e, k) => ({ ...e, seq: k + 1, prevHash: '', hash: '' }));
+        },
+        incidentPolicy: spy('incidentPolicy', () => ({ policy: policy(), protectedTables: [] })),
+        fetchDeploymentRecord: spy('fetchDeploymentRecord', () => deploymentRecord),
+        setModuleFrozen: spy('setModuleFrozen', (a: { module: string; frozen: boolean }) => ({ flags: [{ name: a.module, enabled: !a.frozen }] })),
+        setMaintenance: spy('setMaintenance', (a: { on: boolean }) => ({ maintenance: a.on })),
+        preserveEvidence: spy('preserveEvidence', (a: { incidentId: string }) => ({
+          archive: `/ev/${a.incidentId}-evidence.tar.gz`,
+          sha256File: `/ev/${a.incidentId}-evidence.tar.gz.sha256`,
+          sha256: 'f'.repeat(64),
+          sizeBytes: 123,
+          files: ['logs/gunicorn-error.log', 'deployment-record.json', 'audit-events.json'],
+          reused: false,
+        })),
+        restoreDatabase: spy('restoreDatabase', (a: { preRestoreBackupId: string }) => ({
+          preRestoreBackup: { file: `/srv/backups/${a.preRestoreBackupId}.dump`, sizeBytes: 1, sha256: 'c'.repeat(64), verifiedEntries: 1, durationMs: 1, reused: false },
+          durationMs: 5,
+        })),
+        awaitChangeDeployed: spy('awaitChangeDeployed', async (a: { changeId: string }): Promise<ChangeProgress> => {
+          await new Promise((r) => setTimeout(r, 300));
+          if (a.changeId.includes('bad')) return { changeId: a.changeId, phase: 'rejected', deployed: false, ended: true, emergencyApprovedBy: [], approvedBy: [], outcome: 'rejected' };
+          return { changeId: a.changeId, phase: 'full-review', deployed: true, ended: false, releaseVersion: 'v1.1.2', emergencyApprovedBy: ['ivan'], approvedBy: ['ivan'], deployedAt: new Date().toISOString() };
+        }),
+        async writeIncidentReport(i: { incidentId: string; state: IncidentState }) {
+          reports.set(i.incidentId, renderIncidentReport(i.state));
+          return { path: `/reports/${i.incidentId}.md`, sha256: 'r' };
+        },
+        async writeChangeReport(i: { changeId: string; state: ChangeState }) {
+          return { path: `/reports/${i.changeId}.md`, sha256: renderChangeReport(i.state).length.toString() };
+        },
+      },
+    });
+    running = worker.run();
+  });
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  it('runs §13 end to end: freeze, evidence, scope, two-approver restore, findings, patch, unfreeze, report', async () => {
+    const h = await open(env.client);
+    const id = h.workflowId.replace(/^incident-/, '');
+    let s = await until(h, (x) => x.step === 'scope');
+    assert.equal(s.frozen, true);
+    assert.equal(s.maintenance, false, 'high severity: module frozen, no maintenance mode');
+    assert.ok(s.evidence?.archive.endsWith(`${id}-evidence.tar.gz`));
+    const freeze = calls.find((c) => c.name === 'setModuleFrozen' && (c.args.actor as string).includes(id))!;
+    assert.deepEqual([freeze.args.module, freeze.args.frozen, freeze.args.environment], ['posting', true, 'production']);
+    const ev = calls.find((c) => c.name === 'preserveEvidence' && c.args.incidentId === id)!;
+    assert.equal((ev.args.deployment as DeploymentRecord).workflowId, deploymentRecord.workflowId);
+    assert.ok((ev.args.auditRows as AuditEvent[]).some((r) => r.kind === 'incident-opened'));
+
+    // Order of §13 and validation: restore before scope is refused; an invalid scope is refused.
+    assert.match(await updateError(h.executeUpdate('decideRestore', { args: [{ by: 'carol', restore: true, reason: 'x' }] })), /record the scope first/);
+    assert.match(await updateError(h.executeUpdate('recordScope', { args: [{ ...scope, from: 'yesterday' }] })), /ISO instants/);
+    assert.match(await updateError(h.executeUpdate('recordScope', { args: [{ ...scope, by: 'mallory' }] })), /not a person/);
+    await h.signal('recordScope', { by: 42 } as never);
+    s = await until(h, (x) => x.rejectedAttempts.length === 1);
+    assert.equal(s.scope, undefined, 'an invalid signal is recorded, never applied');
+    await h.executeUpdate('recordScope', { args: [scope] });
+    s = await until(h, (x) => x.step === 'restore');
+    const desc = await h.describe();
+    assert.equal(desc.typedSearchAttributes.get({ name: 'ChangeId', type: 'KEYWORD' } as never), id);
+    assert.equal(desc.typedSearchAttributes.get({ name: 'ChangePhase', type: 'KEYWORD' } as never), 'restore');
+    assert.equal(desc.typedSearchAttributes.get({ name: 'TargetEnvironment', type: 'KEYWORD' } as never), 'production');
+
+    // Two distinct deciders must agree.
+    assert.match(await updateError(h.executeUpdate('decideRestore', { args: [{ by: 'alice', restore: true, reason: 'x' }] })), /holds none of the roles/);
+    await h.executeUpdate('decideRestore', { args: [{ by: 'carol', restore: true, reason: 'ledger wrong for the smoke tenant' }] });
+    assert.match(await updateError(h.executeUpdate('decideRestore', { args: [{ by: 'carol', restore: true, reason: 'again' }] })), /already voted/);
+    s = await status(h);
+    assert.equal(s.restoreDecision, undefined, 'one vote is not a decision');
+    assert.match(await updateError(h.executeUpdate('recordFindings', { args: [findings] })), /decide the restore first/);
+    await h.executeUpdate('decideRestore', { args: [{ by: 'erin', restore: true, reason: 'agree: restore the pre-deployment backup' }] });
+    s = await until(h, (x) => x.step === 'findings');
+    assert.deepEqual(s.restoreDecision?.by, ['carol', 'erin']);
+    const restore = calls.find((c) => c.name === 'restoreDatabase' && c.args.preRestoreBackupId === `${id}-pre-restore`)!;
+    assert.equal(restore.args.backupFile, deploymentRecord.backup!.file, 'the pre-deployment backup by default');
+    assert.equal(s.restore?.preRestoreBackup, `/srv/backups/${id}-pre-restore.dump`);
+    assert.equal(calls.filter((c) => c.name === 'setModuleFrozen' && (c.args.actor as string).includes(id) && c.args.frozen === true).length, 2, 'frozen again after the restore');
+
+    await h.executeUpdate('recordFindings', { args: [findings] });
+    s = await until(h, (x) => x.step === 'corrective-patch');
+    assert.match(await updateError(h.executeUpdate('closeIncident', { args: [{ by: 'erin', summary: 'done' }] })), /not deployed and approved yet/);
+    // A patch that ends without reaching production does not count; the incident waits for another.
+    await h.executeUpdate('linkCorrectivePatch', { args: [{ by: 'alice', changeId: 'CHG-bad-1' }] });
+    s = await until(h, (x) => x.patches[0]?.outcome !== undefined);
+    assert.match(s.patches[0]!.outcome!, /without a production deployment/);
+    await h.executeUpdate('linkCorrectivePatch', { args: [{ by: 'alice', changeId: 'CHG-fix-1' }] });
+    s = await until(h, (x) => x.step === 'unfreeze');
+    assert.equal(s.frozen, true, 'still frozen until the incident is closed');
+    assert.match(await updateError(h.executeUpdate('closeIncident', { args: [{ by: 'bob', summary: 'done' }] })), /holds none of the roles/);
+    await h.executeUpdate('closeIncident', { args: [{ by: 'erin', summary: 'hotfix deployed, balances restored' }] });
+    const done = (await h.result()) as IncidentState;
+    assert.equal(done.step, 'closed');
+    assert.equal(done.frozen, false);
+    assert.ok(calls.some((c) => c.name === 'setModuleFrozen' && (c.args.actor as string).includes(id) && c.args.frozen === false));
+    assert.deepEqual(done.steps.map((x) => `${x.name}:${x.status}`), [
+      'freeze:done', 'preserve-logs:done', 'scope:done', 'restore:done', 'findings:done', 'corrective-patch:done', 'unfreeze:done', 'audit-report:done',
+    ]);
+    const report = reports.get(id)!;
+    for (const needle of ['| freeze | done | steward', '| scope | done | bob', '| restore | done | carol + erin', '| findings | done | erin', '| corrective-patch | done | alice', '| unfreeze | done | erin', 'CHG-fix-1', 'v1.1.2', 'emergency approval by ivan', 'sha256']) {
+      assert.ok(report.includes(needle), `report lacks ${needle}:\n${report}`);
+    }
+    const kinds = audit.filter((e) => e.subject === id).map((e) => e.kind);
+    for (const k of ['incident-opened', 'incident-step', 'rejected-attempt', 'incident-closed']) assert.ok(kinds.includes(k as never), k);
+    assert.equal(new Set(audit.filter((e) => e.subject === id).map((e) => e.eventId)).size, kinds.length, 'audit event ids are unique');
+    const closedDesc = await h.describe();
+    assert.equal(closedDesc.typedSearchAttributes.get({ name: 'ChangePhase', type: 'KEYWORD' } as never), 'closed');
+  });
+
+  it('critical: maintenance mode at once, lifted for the hotfix; no restore; a proposed hotfix starts a changeLifecycle child', async () => {
+    const h = await open(env.client, { severity: 'critical', policy: undefined, deployment: undefined, deploymentWorkflowId: 'deploy-CHG-1-production-1' });
+    const id = h.workflowId.replace(/^incident-/, '');
+    let s = await until(h, (x) => x.step === 'scope');
+    assert.equal(s.maintenance, true);
+    assert.ok(calls.some((c) => c.name === 'incidentPolicy'), 'the policy comes from the config when not given');
+    assert.ok(calls.some((c) => c.name === 'fetchDeploymentRecord'), 'the deployment record is fetched by id');
+    await h.signal('recordScope', scope);
+    await until(h, (x) => x.step === 'restore');
+    // Disagreement is no decision; a third decider breaks it.
+    await h.executeUpdate('decideRestore', { args: [{ by: 'carol', restore: true, reason: 'restore' }] });
+    await h.executeUpdate('decideRestore', { args: [{ by: 'dave', restore: false, reason: 'only the smoke tenant; reverse by journal' }] });
+    s = await status(h);
+    assert.equal(s.restoreDecision, undefined);
+    await h.executeUpdate('decideRestore', { args: [{ by: 'ivan', restore: false, reason: 'agree with dave' }] });
+    s = await until(h, (x) => x.step === 'findings');
+    assert.equal(s.restoreDecision?.restore, false);
+    assert.equal(s.steps.find((x) => x.name === 'restore')!.status, 'skipped');
+    assert.ok(!calls.some((c) => c.name === 'restoreDatabase' && (c.args.preRestoreBackupId as string).startsWith(id)));
+    await h.executeUpdate('recordFindings', { args: [findings] });
+    s = await until(h, (x) => x.step === 'corrective-patch');
+    assert.equal(s.maintenance, false, 'out of maintenance for the hotfix smoke test');
+    assert.equal(s.frozen, true);
+    const base = { title: 'Fix deposit rounding', type: 'financial-logic', affectedModules: ['posting'], description: 'd', reason: 'r', financialImpact: true, complianceImpact: false, dataMigrationRequired: false, rollbackComplexity: 'low', proposer: 'alice', gitRef: 'r03-additive-migration', tests: 'written', targetEnvironments: ['production'] };
+    assert.match(await updateError(h.executeUpdate('proposeCorrectivePatch', { args: [{ by: 'alice', proposal: base }] })), /not eligible for the hotfix path|staging/);
+    assert.match(await updateError(h.executeUpdate('proposeCorrectivePatch', { args: [{ by: 'alice', proposal: { ...base, hotfixReason: 'customer asked' } }] })), /invalid|not a hotfix reason/);
+    const fixId = `${id}-FIX-A`;
+    await h.executeUpdate('proposeCorrectivePatch', { args: [{ by: 'alice', changeId: fixId, proposal: { ...base, hotfixReason: 'financial-miscalculation' } }] });
+    const child = env.client.workflow.getHandle(`change-${fixId}`);
+    const cs = (await child.query('status')) as ChangeState;
+    assert.equal(cs.hotfix, true);
+    s = await until(h, (x) => x.step === 'unfreeze');
+    assert.equal(s.patches[0]!.started, true);
+    await h.executeUpdate('closeIncident', { args: [{ by: 'ivan', summary: 'hotfix deployed' }] });
+    const done = (await h.result()) as IncidentState;
+    assert.equal(done.step, 'closed');
+    assert.equal(done.maintenance, false);
+    // The hotfix child outlives the incident (ABANDON) and waits for its review.
+    const after = (await child.query('status')) as ChangeState;
+    assert.equal(after.phase, 'review');
+    await child.executeUpdate('withdraw', { args: [{ by: 'alice', reason: 'test over' }] });
+  });
+});
