@@ -1,0 +1,186 @@
+// 5. Many open changes: N changeLifecycle workflows waiting for a sign-off on one worker (a separate
+//    `steward worker` process, so its RSS can be read from /proc), their start rate, and `steward list` (the real
+//    CLI). Baselines: the same worker idle; starting N trivial waiting workflows; `temporal workflow list`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { stringify } from 'yaml';
+import type { StewardConfig } from '../src/config/schema';
+import { devLayout, toolsDir } from '../src/dev/paths';
+import { parsePolicyConfig, parseProposal } from '../src/domain';
+import { DEFAULT_PROTECTED_TABLES } from '../src/domain/policy';
+import { changeWorkflowId, SA, type ChangeLifecycleInput } from '../src/workflows/lifecycle-api';
+import { classifyRisk } from '../src/domain/classification';
+import { limitFigure, ratioFigure, ROOT, shAsync, sleep, stat, type Figure, type Opts } from './lib';
+
+function rssMb(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function pool<T>(items: T[], concurrency: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (i < items.length) await fn(items[i++]!);
+  }));
+}
+
+async function count(client: Client, query: string): Promise<number> {
+  return (await client.workflow.count(query)).count;
+}
+
+export async function benchOpenChanges(client: Client, config: StewardConfig, opts: Opts): Promise<{ figures: Figure[]; raw: unknown }> {
+  const n = opts.quick ? 50 : 1000;
+  const tag = Date.now().toString(36);
+  const taskQueue = `bench-open-${tag}`;
+  const dir = path.join(devLayout().home, 'bench');
+  mkdirSync(dir, { recursive: true });
+  const configFile = path.join(dir, `open-changes-${tag}.yaml`);
+  writeFileSync(configFile, stringify({ ...config, temporal: { ...config.temporal, taskQueue } }), { mode: 0o600 });
+  const env = { ...process.env, STEWARD_CONFIG: configFile, STEWARD_LOG_LEVEL: 'ERROR' };
+  const worker: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'bin', 'steward.js'), 'worker'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  worker.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise((r) => worker.once('exit', r));
+  const policy = parsePolicyConfig(config.policy ?? {});
+  const proposal = parseProposal({
+    title: 'Bench: record the deposit channel',
+    type: 'feature',
+    affectedModules: ['deposits'],
+    description: 'An open change for the many-open-changes benchmark; it waits for its reviewer and is terminated afterwards.',
+    reason: 'benchmark',
+    financialImpact: false,
+    complianceImpact: false,
+    dataMigrationRequired: false,
+    rollbackComplexity: 'low',
+    proposer: 'alice',
+    gitRef: 'r03-additive-migration',
+    tests: 'written',
+  });
+  const { risk } = classifyRisk(proposal);
+  const ids = Array.from({ length: n }, (_, i) => `BOPEN-${tag}-${i}`);
+  const waitingQuery = `WorkflowType = "changeLifecycle" AND TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running" AND ChangePhase = "review"`;
+  const raw: Record<string, unknown> = { n, taskQueue };
+  try {
+    // The worker is up when it has answered a first change (its polls are open): one warm-up change.
+    await sleep(1500);
+    const idle: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      idle.push(rssMb(worker.pid!));
+      await sleep(200);
+    }
+    // Start N changes (20 starts in flight), as `steward propose` does.
+    const t0 = performance.now();
+    await pool(ids, 20, async (changeId) => {
+      const input: ChangeLifecycleInput = { changeId, proposal, policy, protectedTables: [...DEFAULT_PROTECTED_TABLES], proposedAtMs: Date.now() };
+      await client.workflow.start('changeLifecycle', {
+        taskQueue,
+        workflowId: changeWorkflowId(changeId),
+        args: [input],
+        staticSummary: proposal.title,
+        typedSearchAttributes: [
+          { key: SA.changeId, value: changeId },
+          { key: SA.changeType, value: proposal.type },
+          { key: SA.riskLevel, value: risk },
+          { key: SA.changePhase, value: 'proposal' },
+          { key: SA.targetEnvironment, value: 'production' },
+        ],
+      });
+    });
+    const startMs = performance.now() - t0;
+    // Until every change waits for its reviewer (its audit events appended, phase `review`).
+    let waiting = 0;
+    const deadline = Date.now() + (opts.quick ? 120_000 : 900_000);
+    while (Date.now() < deadline) {
+      waiting = await count(client, waitingQuery).catch(() => 0);
+      if (waiting >= n) break;
+      await sleep(1000);
+    }
+    const settleMs = performance.now() - t0;
+    opts.log(`  ${n} changes started in ${(startMs / 1000).toFixed(1)} s (${(n / (startMs / 1000)).toFixed(0)}/s); ${waiting} waiting for review after ${(settleMs / 1000).toFixed(1)} s`);
+    await sleep(2000);
+    const loaded: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      loaded.push(rssMb(worker.pid!));
+      await sleep(200);
+    }
+    const hwm = Number(readFileSync(`/proc/${worker.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/)?.[1] ?? NaN) / 1024;
+    // Start rate baseline: the same number of trivial waiting workflows, same concurrency, same server.
+    const idleIds = Array.from({ length: n }, (_, i) => `bench-idle-${tag}-${i}`);
+    const t1 = performance.now();
+    await pool(idleIds, 20, async (id) => {
+      await client.workflow.start('idleWait', { taskQueue: `${taskQueue}-idle`, workflowId: id, args: [] });
+    });
+    const idleStartMs = performance.now() - t1;
+    // `steward list` (the real CLI) listing every change, vs `temporal workflow list` with the same query.
+    const list: number[] = [];
+    const temporalList: number[] = [];
+    let listed = 0;
+    for (let i = 0; i < opts.runs; i++) {
+      const r = await shAsync(process.execPath, [path.join(ROOT, 'bin', 'steward.js'), 'list', '--limit', '1000000', '--json'], { env });
+      if (r.code !== 0) throw new Error(`steward list failed: ${r.stderr.slice(-500)}`);
+      listed = (JSON.parse(r.stdout) as { changes: unknown[] }).changes.length;
+      list.push(r.ms);
+      const t = await shAsync(path.join(toolsDir(), 'bin', 'temporal'), ['workflow', 'list', '--address', config.temporal.address, '--namespace', config.temporal.namespace, '--query', 'WorkflowType = "changeLifecycle"', '--limit', '1000000', '--output', 'json']);
+      if (t.code !== 0) throw new Error(`temporal workflow list failed: ${t.stderr.slice(-500)}`);
+      temporalList.push(t.ms);
+    }
+    opts.log(`  steward list (${listed} changes): ${list.map((x) => x.toFixed(0)).join(', ')} ms; temporal workflow list: ${temporalList.map((x) => x.toFixed(0)).join(', ')} ms`);
+    Object.assign(raw, { startMs, settleMs, waiting, idleRssMb: idle, loadedRssMb: loaded, hwmMb: hwm, idleStartMs, listMs: list, temporalListMs: temporalList, listed });
+    // Terminate (and delete) everything this bench started, so the next run lists the same number.
+    const t2 = performance.now();
+    await pool([...ids.map(changeWorkflowId), ...idleIds], 20, async (id) => {
+      const h = client.workflow.getHandle(id);
+      await h.terminate('benchmark finished').catch(() => undefined);
+      await client.workflowService.deleteWorkflowExecution({ namespace: config.temporal.namespace, workflowExecution: { workflowId: id } }).catch(() => undefined);
+    });
+    opts.log(`  terminated and deleted ${ids.length + idleIds.length} workflows in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
+    const perRun = (x: number) => [x];
+    return {
+      figures: [
+        limitFigure({
+          id: 'open.rss',
+          figure: `${n} open changes on one worker: worker RSS`,
+          unit: 'MB',
+          steward: stat(loaded),
+          baseline: stat(idle),
+          baselineLabel: 'same worker, idle',
+          limit: 400,
+          targetText: '≤ 400 MB',
+        }),
+        {
+          ...ratioFigure({
+            id: 'open.startRate',
+            figure: `${n} open changes: start rate (20 starts in flight)`,
+            unit: '/s',
+            steward: stat(perRun(n / (startMs / 1000))),
+            baseline: stat(perRun(n / (idleStartMs / 1000))),
+            baselineLabel: 'trivial waiting workflow',
+            factor: Infinity,
+          }),
+          target: 'reported',
+          met: null,
+          note: `all ${waiting} waiting for review ${(settleMs / 1000).toFixed(1)} s after the first start (${(n / (settleMs / 1000)).toFixed(1)} changes/s through proposal → review with their audit events)`,
+        },
+        limitFigure({
+          id: 'open.list',
+          figure: `steward list (all ${listed} changes, real CLI incl. Node start)`,
+          unit: 'ms',
+          steward: stat(list),
+          baseline: stat(temporalList),
+          baselineLabel: 'temporal workflow list',
+          limit: 1000,
+          targetText: '≤ 1 s',
+          why: 'the CLI process start (Node + tsx compiling the sources) is part of it; see the baseline for the visibility query alone',
+        }),
+      ],
+      raw,
+    };
+  } finally {
+    worker.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (worker.exitCode === null) worker.kill('SIGKILL');
+    if (stderr.trim()) raw.workerStderr = stderr.slice(-2000);
+  }
+}
