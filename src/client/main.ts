@@ -15,6 +15,8 @@ import { registerStatus } from './status';
 import { registerList } from './list';
 import { registerWatch } from './watch';
 import { registerReport } from './report';
+import { registerHotfix } from './hotfix';
+import { registerIncident } from './incident';
 import { CliError } from './temporal';
 
 export function buildProgram(): Command {
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerList(program);
   registerWatch(program);
   registerReport(program);
+  registerHotfix(program);
+  registerIncident(program);
   registerAudit(program);
   return program;
 }
