@@ -242,7 +242,18 @@ function words(toks: Tok[]): string[] {
 }
 
 /** Classifies the SQL printed by `manage.py sqlmigrate` (PostgreSQL). */
-export function classifyMigrationSql(sql: string, protectedTables: readonly string[]): MigrationClassification {
+/**
+ * Tables holding transaction history (playbook §6.2 "never modify historical transaction structure without
+ * versioning"): any structural change is forbidden. Other protected tables (accounts, loans) may never be
+ * dropped, truncated or rewritten, but a column change there is destructive: §6.2 controls, not a ban.
+ */
+export const DEFAULT_HISTORY_TABLES = ['fin_journal_entry', 'fin_journal_line', 'fin_deposit', 'audit_log'] as const;
+
+export function classifyMigrationSql(
+  sql: string,
+  protectedTables: readonly string[],
+  historyTables: readonly string[] = DEFAULT_HISTORY_TABLES,
+): MigrationClassification {
   const prot = protectedTables.map((t) => t.toLowerCase());
   const isProtected = (full: string | undefined): boolean => {
     if (!full) return false;
@@ -300,10 +311,13 @@ export function classifyMigrationSql(sql: string, protectedTables: readonly stri
       c.accept('ONLY');
       const table = c.name();
       const p = table !== undefined && isProtected(table);
+      const history = p && historyTables.some((h) => (h.includes('.') ? h === table : h === short(table as string)));
       const forbidOr = (kind: string, reason: string) =>
-        p
+        history
           ? add(kind, 'forbidden', `${reason} on protected table ${short(table as string)}: historical structure may not change without versioning (§6.2); add a new versioned column or table instead`, table)
-          : add(kind, 'destructive', reason, table);
+          : p
+            ? add(kind, 'destructive', `${reason} on protected table ${short(table as string)}: needs a verified backup, explicit approval and a rollback plan (§6.2)`, table)
+            : add(kind, 'destructive', reason, table);
       for (const action of splitTopLevel(c.rest())) {
         const a = new Cursor(action);
         const w = words(action);
@@ -337,14 +351,19 @@ export function classifyMigrationSql(sql: string, protectedTables: readonly stri
           else forbidOr('alter-column', `alters column ${col}`);
         } else if (a.accept('RENAME')) {
           if (a.accept('CONSTRAINT')) add('rename-constraint', 'destructive', 'renames a constraint', table);
-          else if (a.is('TO')) forbidOr('rename-table', 'renames the table (code and reports still using the old name break)');
+          else if (a.is('TO')) {
+            // Renaming a protected table takes it away from everything that reads it: as good as dropping it.
+            if (p) add('rename-table', 'forbidden', `renames protected table ${short(table as string)}: as good as dropping it (§6.2)`, table);
+            else add('rename-table', 'destructive', 'renames the table (code and reports still using the old name break)', table);
+          }
           else {
             a.accept('COLUMN');
             const col = a.name() ?? '?';
             forbidOr('rename-column', `renames column ${col}`);
           }
         } else if (a.accept('SET', 'SCHEMA')) {
-          forbidOr('rename-table', 'moves the table to another schema');
+          if (p) add('rename-table', 'forbidden', `moves protected table ${short(table as string)} to another schema: as good as dropping it (§6.2)`, table);
+          else add('rename-table', 'destructive', 'moves the table to another schema', table);
         } else if (a.is('DISABLE') || a.is('ENABLE')) {
           forbidOr('trigger-change', 'disables or re-enables triggers (audit logging may stop)');
         } else {

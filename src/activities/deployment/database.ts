@@ -116,7 +116,10 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       const planned: PlannedMigration[] = [];
       for (const m of pending) {
         const sql = (await h.run(sqlMigrate(dir, m.app, m.name), { allowFailure: true })).stdout;
-        planned.push({ ...m, sql });
+        // Django marks IRREVERSIBLE only in a backwards plan; asking for the backwards SQL tells us for each one.
+        const back = await h.run(sqlMigrate(dir, m.app, m.name, true), { allowFailure: true });
+        const irreversible = m.irreversible || (back.exitCode !== 0 && /IrreversibleError|not reversible|NotImplementedError/.test(back.stderr));
+        planned.push({ ...m, irreversible, sql });
       }
       return { planned, stateBefore };
     },

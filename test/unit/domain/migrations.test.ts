@@ -84,3 +84,16 @@ test('destructiveMigrationControls (§6.2)', () => {
   assert.equal(code(null), 'invalid-payload');
   assert.equal(code(ok, { ...ctx, level: 'forbidden' as never }), 'forbidden-migration');
 });
+
+import { describe as describeHistory, it as itHistory } from 'node:test';
+import assertHistory from 'node:assert/strict';
+import { classifyMigrationSql as classifyForHistory } from '../../../src/domain/migrations';
+import { DEFAULT_PROTECTED_TABLES as PROTECTED } from '../../../src/domain/policy';
+
+describeHistory('history tables versus other protected tables (§6.2)', () => {
+  itHistory('a column drop on a loan table needs the §6.2 controls; on a transaction-history table it is forbidden', () => {
+    assertHistory.equal(classifyForHistory('ALTER TABLE "fin_loan" DROP COLUMN "legacy_reference" CASCADE;', [...PROTECTED]).level, 'destructive');
+    assertHistory.equal(classifyForHistory('ALTER TABLE "fin_journal_line" DROP COLUMN "memo" CASCADE;', [...PROTECTED]).level, 'forbidden');
+    assertHistory.equal(classifyForHistory('DROP TABLE "fin_loan" CASCADE;', [...PROTECTED]).level, 'forbidden');
+  });
+});
