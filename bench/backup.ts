@@ -35,7 +35,10 @@ export async function grownDatabase(config: StewardConfig, sizeMb: number, opts:
   if (mb < sizeMb * 0.98) {
     opts.log(`  growing ${name} to ${sizeMb} MB with seed_bank (once; reused by later runs)`);
     const t = toolsCheckout(config);
-    const env = { ...t.env, DATABASE_URL: url, BANKAPP_ENV_FILE: '/dev/null', DJANGO_SECRET_KEY: 'bench-only', BANKAPP_DEMO_PASSWORD: 'bench-only-password' };
+    const envFile = path.join(layout.home, 'bench', `${name}.env`);
+    mkdirSync(path.dirname(envFile), { recursive: true });
+    writeFileSync(envFile, `DATABASE_URL=${url}\nDJANGO_SECRET_KEY=bench-only-${name}\nDJANGO_ALLOWED_HOSTS=127.0.0.1,localhost\n`, { mode: 0o600 });
+    const env = { ...t.env, BANKAPP_ENV_FILE: envFile, BANKAPP_DEMO_PASSWORD: 'bench-only-password' };
     const m = await shAsync(t.python, ['manage.py', 'migrate', '--noinput'], { cwd: t.dir, env });
     if (m.code !== 0) throw new Error(`migrate of ${name} failed: ${m.stderr.slice(-1000)}`);
     const t0 = performance.now();

@@ -60,7 +60,7 @@ function summarizeSsh(calls: SshCall[]): { count: number; totalMs: number } {
 }
 
 export async function benchDeploy(client: Client, config: StewardConfig, opts: Opts): Promise<{ figures: Figure[]; raw: unknown }> {
-  const steward: { wallMs: number; criticalMs: number; status: string; steps: { name: string; ms?: number }[]; ssh: { count: number; totalMs: number } }[] = [];
+  const steward: { wallMs: number; criticalMs: number; status: string; steps: { name: string; ms?: number }[]; ssh: { count: number; totalMs: number }; sshDetail: string[] }[] = [];
   const script: ScriptRun[] = [];
   for (let i = 0; i < opts.runs; i++) {
     // Alternate which goes first, so neither always runs on a warmer host.
@@ -80,6 +80,7 @@ export async function benchDeploy(client: Client, config: StewardConfig, opts: O
           migrations: record.migrations?.planned.map((m) => m.name),
           steps: record.steps.map((x) => ({ name: x.name, ms: x.durationMs })),
           ssh: summarizeSsh(sshCalls),
+          sshDetail: sshCalls.map((c) => `${Math.round(c.ms)} ms ${c.what}`),
         };
         steward.push(run);
         opts.log(`  run ${i + 1}/${opts.runs} Steward: ${(wallMs / 1000).toFixed(1)} s total, critical ${(run.criticalMs / 1000).toFixed(1)} s, ${run.ssh.count} SSH commands (${(run.ssh.totalMs / 1000).toFixed(1)} s in them), restart ${record.restartMode}`);

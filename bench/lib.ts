@@ -171,6 +171,7 @@ export function shAsync(
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - t0 }));
+    child.stdin.on('error', () => undefined); // a process that never reads its stdin
     child.stdin.end(opts.stdin ?? '');
   });
 }

@@ -62,9 +62,22 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
   const ids = Array.from({ length: n }, (_, i) => `BOPEN-${tag}-${i}`);
   const waitingQuery = `WorkflowType = "changeLifecycle" AND TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running" AND ChangePhase = "review"`;
   const raw: Record<string, unknown> = { n, taskQueue };
+  // Leftovers of an interrupted earlier run would be listed too: terminate and delete them first.
+  const leftovers: string[] = [];
+  for await (const w of client.workflow.list({ query: 'WorkflowType = "changeLifecycle" OR WorkflowType = "idleWait"' })) {
+    if (/^(change-BOPEN-|bench-idle-)/.test(w.workflowId)) leftovers.push(w.workflowId);
+  }
+  await pool(leftovers, 20, async (id) => {
+    await client.workflow.getHandle(id).terminate('leftover of an earlier benchmark').catch(() => undefined);
+    await client.workflowService.deleteWorkflowExecution({ namespace: config.temporal.namespace, workflowExecution: { workflowId: id } }).catch(() => undefined);
+  });
+  if (leftovers.length) opts.log(`  removed ${leftovers.length} leftover workflows of an earlier run`);
   try {
-    // The worker is up when it has answered a first change (its polls are open): one warm-up change.
-    await sleep(1500);
+    // The worker is up when it says it polls; then a few seconds for its start-up garbage to settle.
+    const upBy = Date.now() + 60_000;
+    while (!stderr.includes('polling') && Date.now() < upBy && worker.exitCode === null) await sleep(100);
+    if (!stderr.includes('polling')) throw new Error(`the worker did not start: ${stderr.slice(-1000)}`);
+    await sleep(3000);
     const idle: number[] = [];
     for (let i = 0; i < 5; i++) {
       idle.push(rssMb(worker.pid!));
