@@ -23,6 +23,7 @@ import { classifyMigrationSql, type MigrationClassification } from '../domain/mi
 import { compareInvariants, type DeclaredBalanceChange, type InvariantDifference, type InvariantSnapshot } from '../domain/invariants';
 import { rollbackPlan, type RollbackPlan } from '../domain/rollback';
 import { nextVersion } from '../domain/semver';
+import { gitRefProblem } from '../domain/gitref';
 import type { ChangeType } from '../domain/types';
 import { acquireEnvironmentLock, type HeldLock } from './lock-client';
 import { incidentWorkflowId, type IncidentInput } from './incident-api';
@@ -258,6 +259,16 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   const env = input.environment;
   const opts = (summary: string) => ({ summary });
 
+  // Defence in depth: the CLI's parser already refuses unsafe refs; a client that bypasses it meets the same rule
+  // here, before any activity (no command is scheduled, so this changes no existing history).
+  const refProblem = gitRefProblem(input.gitRef);
+  if (refProblem) {
+    record.status = 'refused';
+    record.reason = `gitRef is not a safe git ref: ${refProblem}`;
+    record.finishedAt = now();
+    await condition(allHandlersFinished);
+    return record;
+  }
   let lock: HeldLock | undefined;
   let prepared: PreparedRelease | undefined;
   let plan: MigrationPlan | undefined;

@@ -14,6 +14,7 @@ import { cmd } from '../../src/commands/shell';
 import type { StewardConfig } from '../../src/config/schema';
 import type { DeploymentRecord } from '../../src/workflows/deployment';
 import { deploy, deployInput, healthz, startDeployment } from '../helpers/deploy';
+import { resetHostDatabase } from '../helpers/reset';
 import { devConfig, withWorkerAndClient } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -173,11 +174,13 @@ describe('deployment on production (real stack)', () => {
 describe('deployment on staging: destructive and irreversible migrations (real stack)', () => {
   const config = devConfig('deploy-staging');
   const staging = config.environments.staging!;
-  // A worker whose staging smoke checks include one that always fails: a failure after an irreversible migration.
+  // A worker whose staging smoke checks include one only r03 passes: the new release fails its smoke after an
+  // irreversible migration ran, and the previous release (r03) is green again after the rollback.
   const failing = devConfig('deploy-staging-failing');
-  failing.environments.staging!.app.smokeChecks = [{ name: 'forced failure', path: '/healthz', expectStatus: 200, expectText: 'this text is never served' }];
+  failing.environments.staging!.app.smokeChecks = [{ name: 'serves r03 only', path: '/healthz', expectStatus: 200, expectText: 'r03-additive-migration' }];
 
   before(async () => {
+    await resetHostDatabase('staging');
     await withWorkerAndClient(config, async (client) => {
       assertDeployed(await deploy(client, config, deployInput({ gitRef: 'r03-additive-migration', environment: 'staging' })));
     });
