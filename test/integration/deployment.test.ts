@@ -112,7 +112,13 @@ describe('deployment on production (real stack)', () => {
       assert.deepEqual(r.rollback?.manualSteps.map((s) => s.step), ['reverse smoke deposit', 'all-done']);
       assert.equal((await healthz(config, 'production')).release, 'r03-additive-migration');
     });
-    // Put posting back for the next tests (the incident workflow does this in real life).
+    // The rollback opened an incident by itself (its own test drives one to the end); close this one's books
+    // for the next tests: stop its workflow, then put posting back (the incident would do so after a hotfix).
+    await withWorkerAndClient(config, async (client) => {
+      for await (const wf of client.workflow.list({ query: `WorkflowType="incidentResponse" AND ExecutionStatus="Running"` })) {
+        await client.workflow.getHandle(wf.workflowId).terminate('deployment test cleanup');
+      }
+    });
     const on = await onHost(config, 'production', [`${prod.app.deployRoot}/current/.venv/bin/python`, `${prod.app.deployRoot}/current/manage.py`, 'feature_flag', 'posting', 'on', '--reason', 'test cleanup']);
     assert.equal(on.exitCode, 0);
   });

@@ -232,7 +232,12 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
   });
 });
 
+/**
+ * Recorded histories are fixtures for the replay test: they are written only when asked
+ * (STEWARD_RECORD_HISTORIES=1), so an ordinary test run never rewrites tracked files.
+ */
 function saveHistory(name: string, history: temporal.api.history.v1.IHistory): void {
+  if (process.env.STEWARD_RECORD_HISTORIES !== '1') return;
   const dir = path.join(__dirname, '..', 'replay', 'histories');
   mkdirSync(dir, { recursive: true });
   // protobuf's own plain-object form (bytes as base64, 64-bit ints as strings, enums by name)
