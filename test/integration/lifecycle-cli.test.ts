@@ -23,7 +23,7 @@ function steward(...args: string[]): { code: number; stdout: string; stderr: str
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-function status(id: string): { phase: string; rejectedAttempts: unknown[]; signoffs: unknown[]; waitingFor: string } {
+function status(id: string): { phase: string; rejectedAttempts: unknown[]; signoffs: unknown[]; waitingFor: string; missing: string[]; risk?: string } {
   const r = steward('status', id, '--json');
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -99,5 +99,32 @@ describe('the steward CLI end to end (real stack)', () => {
     assert.ok(list.stdout.includes(id));
     const verify = steward('audit', 'verify', '--json');
     assert.equal(verify.code, 0, verify.stderr);
+  });
+
+  it('a Critical financial change cannot pass review without the auditor, nor be approved during review', async () => {
+    const critical = `${id}-FIN`;
+    const p = steward('propose', path.join(ROOT, 'examples', 'proposals', 'critical-financial.yaml'), '--id', critical, '--json');
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal(JSON.parse(p.stdout).risk, 'critical');
+    await waitForPhase(critical, 'review');
+    const early = steward('approve', critical, '--as', 'carol');
+    assert.notEqual(early.code, 0, 'no approval before the reviews are done');
+    const checks = 'tenant-safe,permission-safe,audit-logging-intact,no-silent-balance-change,tests-written-or-proposed';
+    const partial = steward('review', critical, '--as', 'bob', '--mode', 'standard', '--check', 'tenant-safe');
+    assert.notEqual(partial.code, 0, 'an incomplete checklist is refused');
+    assert.match(partial.stderr, /permission-safe|checklist/);
+    const selfReview = steward('review', critical, '--as', 'alice', '--mode', 'standard', '--check', checks);
+    assert.notEqual(selfReview.code, 0, 'the proposer cannot review their own change');
+    const notAuditor = steward('review', critical, '--as', 'bob', '--mode', 'auditor', '--check', checks);
+    assert.notEqual(notAuditor.code, 0, 'auditor mode needs an auditor');
+    const standard = steward('review', critical, '--as', 'bob', '--mode', 'standard', '--check', checks);
+    assert.notEqual(standard.code, 0, 'a standard review does not stand in for the auditor-mode review');
+    assert.match(standard.stderr, /auditor/);
+    const s = status(critical);
+    assert.equal(s.phase, 'review', 'still in review: the auditor-mode review is missing');
+    assert.ok(s.missing.some((m) => /auditor/.test(m)), JSON.stringify(s.missing));
+    const w = steward('withdraw', critical, '--as', 'alice', '--reason', 'test over');
+    assert.equal(w.code, 0, w.stderr);
+    await waitForPhase(critical, 'withdrawn');
   });
 });
