@@ -17,21 +17,15 @@ import YAML from 'yaml';
 import { loadComposeSchema, COMPOSE_GO_MODULE, COMPOSE_GO_VERSION } from '../helpers/compose-schema';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
+import { SEARCH_ATTRIBUTES } from '../../src/dev/temporal';
 const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
 const CONFIG_FILE = path.join(REPO_ROOT, 'deploy', 'compose', 'steward.config.yaml');
 const DOCKERFILE = path.join(REPO_ROOT, 'Dockerfile');
 
 type Obj = Record<string, unknown>;
 
-const EXPECTED_SEARCH_ATTRIBUTES: Record<string, string> = {
-  ChangeId: 'Keyword',
-  ChangeType: 'Keyword',
-  RiskLevel: 'Keyword',
-  ChangePhase: 'Keyword',
-  TargetEnvironment: 'Keyword',
-  ReleaseVersion: 'Keyword',
-  AwaitingApprovalFrom: 'KeywordList',
-};
+// The compose stack registers exactly the attributes the dev stack does (DESIGN.md).
+const EXPECTED_SEARCH_ATTRIBUTES: Record<string, string> = SEARCH_ATTRIBUTES;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers over the parsed (not interpolated) compose document.
