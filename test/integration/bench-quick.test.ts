@@ -30,7 +30,7 @@ describe('npm run bench -- --quick', () => {
     const env = {
       ...process.env,
       STEWARD_HOME: home,
-      STEWARD_PORT_OFFSET: process.env.STEWARD_BENCH_PORT_OFFSET ?? '600',
+      STEWARD_PORT_OFFSET: process.env.STEWARD_BENCH_PORT_OFFSET ?? '1500',
       STEWARD_CONFIG: path.join(home, 'steward.config.yaml'),
     };
     const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'run-ts.js'), path.join(ROOT, 'bench', 'index.ts'), '--quick'], {

@@ -183,6 +183,8 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     assert.equal(s.phase, 'approval');
     assert.equal(s.rejectedAttempts[0]!.code, 'invalid');
     assert.equal(s.rejectedAttempts[1]!.code, 'self-approval');
+    // The audit append is an activity that runs after the state changed: wait for it.
+    for (let i = 0; i < 100 && !audit.some((e) => e.subject === s.changeId && e.kind === 'rejected-attempt'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(audit.some((e) => e.subject === s.changeId && e.kind === 'rejected-attempt'));
     await h.signal('approve', { by: 'carol' });
     assert.equal(((await h.result()) as ChangeState).phase, 'completed');
