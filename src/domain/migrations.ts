@@ -285,7 +285,7 @@ export function classifyMigrationSql(
       c.accept('OR', 'REPLACE');
       const orReplace = c.toks.slice(0, c.pos).some((t) => t.k === 'word' && t.up === 'REPLACE');
       c.accept('UNIQUE');
-      c.accept('TEMPORARY') || c.accept('TEMP') || c.accept('UNLOGGED');
+      if (!c.accept('TEMPORARY') && !c.accept('TEMP')) c.accept('UNLOGGED');
       const what = c.peekWord();
       if (what === 'TABLE') {
         c.accept('TABLE');
