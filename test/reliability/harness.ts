@@ -317,8 +317,8 @@ export async function checkHost(host: Host, config: StewardConfig, e: Expectatio
       problems.push(`pg_restore --list of the backup exited ${list.exitCode}`);
       dataLost.push('no verified backup of a deployment that migrated');
     }
-  } else if (e.backup === 'none' && backups.some((b) => !b.endsWith('.partial'))) {
-    problems.push(`a backup file exists for a deployment whose backup was to fail: [${backups.join(', ')}]`);
+  } else if (e.backup === 'none' && backups.length) {
+    problems.push(`backup files left for a deployment whose backup failed: [${backups.join(', ')}]`);
   }
   const rows = await bankingMigrations(config);
   const dup = rows.filter((r) => r.n !== 1);

@@ -127,7 +127,8 @@ describe('riskiest points of a deployment', () => {
       log(`Temporal dev server (pid ${pid}) stopped; down for 8 s`);
       await sleep(8000);
       await startTemporal(ensureTemporalCli(log), layout(), ports(), log);
-      log(`Temporal dev server back (pid ${pidOf('temporal')}) after ${((Date.now() - stopped) / 1000).toFixed(1)} s`);
+      const downFor = ((Date.now() - stopped) / 1000).toFixed(0);
+      log(`Temporal dev server back (pid ${pidOf('temporal')}) after ${downFor} s`);
       const notes: string[] = [];
       await sleep(5000);
       if (!worker.alive) {
@@ -137,7 +138,7 @@ describe('riskiest points of a deployment', () => {
       const record = await resultOf(handle);
       const extra = record.status === 'deployed' ? [] : [`ended ${record.status}: ${record.reason}; ${stepsText(record)}`];
       return {
-        where: `run migrations running; server down ${((Date.now() - stopped) / 1000).toFixed(0)} s incl. restart`,
+        where: `run migrations running; server down ${downFor} s (stop + 8 s + start)`,
         record,
         extra,
         notes,
@@ -219,8 +220,7 @@ describe('riskiest points of a deployment', () => {
           out = {
             where: 'back up the database',
             record,
-            extra: backupRefused(record, /pg_dump|password/i),
-            notes: partial.exitCode === 0 ? [`${record.releaseId}.dump.partial left in the backup dir`] : [],
+            extra: [...backupRefused(record, /pg_dump|password/i), ...(partial.exitCode === 0 ? [`${record.releaseId}.dump.partial left in the backup dir`] : [])],
             expect: { current: [BASELINE_RELEASE], serves: ['r02-cosmetic'], backup: 'none', releaseDir: 'none', migrations: [MIGRATIONS_R02] },
           };
         },
@@ -243,7 +243,7 @@ describe('riskiest points of a deployment', () => {
       let out!: Awaited<ReturnType<Parameters<typeof scenario>[1]>>;
       try {
         spawnSync('dd', ['if=/dev/zero', `of=${path.join(dir, 'filler')}`, 'bs=4k'], { encoding: 'utf8' });
-        const df = spawnSync('df', ['--output=avail', '-B1', dir], { encoding: 'utf8' }).stdout.trim().split('\n').pop();
+        const df = spawnSync('df', ['--output=avail', '-B1', dir], { encoding: 'utf8' }).stdout.trim().split('\n').pop()?.trim();
         log(`backup dir ${dir}: tmpfs 64k, ${df} bytes free`);
         await withBadWorker(
           'diskfull',
@@ -257,8 +257,7 @@ describe('riskiest points of a deployment', () => {
             out = {
               where: `back up the database (${df} bytes free)`,
               record,
-              extra: backupRefused(record, /No space left|could not write|space/i),
-              notes: partial ? [`${record.releaseId}.dump.partial left on the full disk`] : [],
+              extra: [...backupRefused(record, /No space left|could not write|space/i), ...(partial ? [`${record.releaseId}.dump.partial left on the full disk`] : [])],
               // The normal backup dir has no file for it either: checkHost looks there (backup 'none').
               expect: { current: [BASELINE_RELEASE], serves: ['r02-cosmetic'], backup: 'none', releaseDir: 'none', migrations: [MIGRATIONS_R02] },
             };

@@ -102,7 +102,7 @@ describe('kill -9 the worker at each step of deployment', () => {
       log(`killed worker pid ${pid} with "${point.step}" ${at}`);
       worker.start();
       let outcome = '';
-      let problems: string[] = [];
+      const problems: string[] = [];
       let dataLost: string[] = [];
       let steps = '';
       try {
