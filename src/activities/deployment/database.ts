@@ -86,7 +86,13 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
         reused = false;
         const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
         await h.run(cmd(['mkdir', '-p', '--', h.env.database.backupDir]));
-        await h.run(pgDump(url, file), { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 });
+        try {
+          await h.run(pgDump(url, file), { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 });
+        } catch (err) {
+          // A failed dump leaves no partial file behind (on a full disk it would keep the space taken).
+          await h.run(cmd(['rm', '-f', '--', `${file}.partial`]), { allowFailure: true }).catch(() => undefined);
+          throw err;
+        }
         const list = await h.run(pgRestoreList(`${file}.partial`));
         if (!/; Archive created at/.test(list.stdout)) {
           throw ApplicationFailure.nonRetryable('the backup could not be verified: pg_restore --list did not read it as an archive', 'BackupUnverified');
