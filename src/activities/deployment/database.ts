@@ -87,6 +87,8 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
         const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
         await h.run(cmd(['mkdir', '-p', '--', h.env.database.backupDir]));
         try {
+          // A fresh file: a pg_dump orphaned on the host by a killed attempt keeps writing to the old inode, not to ours.
+          await h.run(cmd(['rm', '-f', '--', `${file}.partial`]));
           await h.run(pgDump(url, file), { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 });
         } catch (err) {
           // A failed dump leaves no partial file behind (on a full disk it would keep the space taken).
