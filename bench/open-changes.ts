@@ -2,7 +2,7 @@
 //    `steward worker` process, so its RSS can be read from /proc), their start rate, and `steward list` (the real
 //    CLI). Baselines: the same worker idle; starting N trivial waiting workflows; `temporal workflow list`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { stringify } from 'yaml';
@@ -62,6 +62,7 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
   const ids = Array.from({ length: n }, (_, i) => `BOPEN-${tag}-${i}`);
   const waitingQuery = `WorkflowType = "changeLifecycle" AND TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running" AND ChangePhase = "review"`;
   const raw: Record<string, unknown> = { n, taskQueue };
+  const idleIds: string[] = [];
   // Leftovers of an interrupted earlier run would be listed too: terminate and delete them first.
   const leftovers: string[] = [];
   for await (const w of client.workflow.list({ query: 'WorkflowType = "changeLifecycle" OR WorkflowType = "idleWait"' })) {
@@ -120,7 +121,7 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
     }
     const hwm = Number(readFileSync(`/proc/${worker.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/)?.[1] ?? NaN) / 1024;
     // Start rate baseline: the same number of trivial waiting workflows, same concurrency, same server.
-    const idleIds = Array.from({ length: n }, (_, i) => `bench-idle-${tag}-${i}`);
+    idleIds.push(...Array.from({ length: n }, (_, i) => `bench-idle-${tag}-${i}`));
     const t1 = performance.now();
     await pool(idleIds, 20, async (id) => {
       await client.workflow.start('idleWait', { taskQueue: `${taskQueue}-idle`, workflowId: id, args: [] });
@@ -131,9 +132,12 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
     const temporalList: number[] = [];
     let listed = 0;
     for (let i = 0; i < opts.runs; i++) {
-      const r = await shAsync(process.execPath, [path.join(ROOT, 'bin', 'steward.js'), 'list', '--limit', '1000000', '--json'], { env });
+      // To a file, not a pipe: the CLI exits with process.exit() and a pipe loses what is beyond 64 KiB.
+      const out = path.join(dir, `list-${tag}.json`);
+      const r = await shAsync('sh', ['-c', '"$1" "$2" list --limit 1000000 --json > "$3"', 'list', process.execPath, path.join(ROOT, 'bin', 'steward.js'), out], { env });
       if (r.code !== 0) throw new Error(`steward list failed: ${r.stderr.slice(-500)}`);
-      listed = (JSON.parse(r.stdout) as { changes: unknown[] }).changes.length;
+      listed = (JSON.parse(readFileSync(out, 'utf8')) as { changes: unknown[] }).changes.length;
+      rmSync(out, { force: true });
       list.push(r.ms);
       const t = await shAsync(path.join(toolsDir(), 'bin', 'temporal'), ['workflow', 'list', '--address', config.temporal.address, '--namespace', config.temporal.namespace, '--query', 'WorkflowType = "changeLifecycle"', '--limit', '1000000', '--output', 'json']);
       if (t.code !== 0) throw new Error(`temporal workflow list failed: ${t.stderr.slice(-500)}`);
@@ -141,14 +145,6 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
     }
     opts.log(`  steward list (${listed} changes): ${list.map((x) => x.toFixed(0)).join(', ')} ms; temporal workflow list: ${temporalList.map((x) => x.toFixed(0)).join(', ')} ms`);
     Object.assign(raw, { startMs, settleMs, waiting, idleRssMb: idle, loadedRssMb: loaded, hwmMb: hwm, idleStartMs, listMs: list, temporalListMs: temporalList, listed });
-    // Terminate (and delete) everything this bench started, so the next run lists the same number.
-    const t2 = performance.now();
-    await pool([...ids.map(changeWorkflowId), ...idleIds], 20, async (id) => {
-      const h = client.workflow.getHandle(id);
-      await h.terminate('benchmark finished').catch(() => undefined);
-      await client.workflowService.deleteWorkflowExecution({ namespace: config.temporal.namespace, workflowExecution: { workflowId: id } }).catch(() => undefined);
-    });
-    opts.log(`  terminated and deleted ${ids.length + idleIds.length} workflows in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
     const perRun = (x: number) => [x];
     return {
       figures: [
@@ -191,6 +187,13 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
       raw,
     };
   } finally {
+    // Terminate (and delete) everything this bench started, so the next run lists the same number.
+    const t2 = performance.now();
+    await pool([...ids.map(changeWorkflowId), ...idleIds], 20, async (id) => {
+      await client.workflow.getHandle(id).terminate('benchmark finished').catch(() => undefined);
+      await client.workflowService.deleteWorkflowExecution({ namespace: config.temporal.namespace, workflowExecution: { workflowId: id } }).catch(() => undefined);
+    });
+    opts.log(`  terminated and deleted ${ids.length + idleIds.length} workflows in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
     worker.kill('SIGTERM');
     await Promise.race([exited, sleep(10_000)]);
     if (worker.exitCode === null) worker.kill('SIGKILL');
