@@ -67,5 +67,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module || process.argv[1]?.endsWith('steward.js')) {
-  main(process.argv).then((code) => process.exit(code));
+  // Exit only once stdout and stderr are flushed: on a pipe, process.exit would cut a long --json answer short.
+  main(process.argv).then((code) => {
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  });
 }
