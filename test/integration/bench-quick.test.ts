@@ -30,7 +30,8 @@ describe('npm run bench -- --quick', () => {
     const env = {
       ...process.env,
       STEWARD_HOME: home,
-      STEWARD_PORT_OFFSET: process.env.STEWARD_BENCH_PORT_OFFSET ?? '1500',
+      // Not 1000 apart from another stack's offset: the Web UI port is the gRPC port + 1000 (1500's gRPC = 500's UI).
+      STEWARD_PORT_OFFSET: process.env.STEWARD_BENCH_PORT_OFFSET ?? '1300',
       STEWARD_CONFIG: path.join(home, 'steward.config.yaml'),
     };
     const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'run-ts.js'), path.join(ROOT, 'bench', 'index.ts'), '--quick'], {
