@@ -17,17 +17,21 @@ export const venvMarker = (venv: string) => `${venv}/.steward-complete`;
 /**
  * Builds a venv at its final path (scripts' shebangs name that path, so it cannot be renamed afterwards);
  * the completion marker is written last, so an interrupted install is never taken for a finished one.
+ * Under an exclusive flock on `<venv>.lock`: a retry waits for an orphaned build of a killed worker (pip keeps
+ * running on the host) instead of deleting the venv under it, then finds the marker and builds nothing.
  */
 export function buildVenv(python: string, venv: string, requirementsFile: string): RemoteCommand {
-  return {
-    kind: 'and',
-    commands: [
-      cmd(['rm', '-rf', '--', venv]),
-      cmd([python, '-m', 'venv', venv]),
-      cmd([`${venv}/bin/pip`, 'install', '--quiet', '--disable-pip-version-check', '--no-input', '-r', requirementsFile]),
-      cmd(['touch', '--', venvMarker(venv)]),
-    ],
-  };
+  return cmd([
+    'flock',
+    `${venv}.lock`,
+    'sh',
+    '-c',
+    'test -f "$1/.steward-complete" && exit 0; rm -rf -- "$1" && "$2" -m venv "$1" && "$1/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$3" && touch -- "$1/.steward-complete"',
+    'build-venv',
+    venv,
+    python,
+    requirementsFile,
+  ]);
 }
 
 export function linkVenv(venv: string, releaseDir: string): RemoteCommand {

@@ -36,6 +36,9 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities({ config, ssh, temporal: temporal.get }),
     ...(opts.identity ? { identity: opts.identity } : {}),
+    // Changes wait days for people: keep a bounded number of workflow isolates in memory (each costs MBs) and
+    // replay the rest from history when their next task comes (bench: 1,000 open changes).
+    maxCachedWorkflows: Number(process.env.STEWARD_MAX_CACHED_WORKFLOWS ?? 150),
   });
   const run = worker.run().finally(async () => {
     ssh.close();

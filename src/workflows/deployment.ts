@@ -37,8 +37,9 @@ const activities = proxyActivities<StewardActivities>({
 /** Smoke tests are not retried by Temporal: a red smoke is an answer, not a fault. */
 const smoke = proxyActivities<StewardActivities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { maximumAttempts: 2 },
+  heartbeatTimeout: '30 seconds',
+  // A failed check is a result (ok: false), not an error; errors are faults (a worker death), so retry them.
+  retry: { maximumAttempts: 3 },
 });
 
 // ---- api: input, record, messages -------------------------------------------------------------------------

@@ -69,3 +69,20 @@ describe('pingHost', () => {
     assert.equal(toShell(pingHost('/srv/banking app')), `( uname -n ) && ( id -un ) && ( test -d '/srv/banking app' ) && ( echo deploy-root-ok )`);
   });
 });
+
+import { buildVenv } from '../../src/commands/python';
+import { pgDump } from '../../src/commands/database';
+
+describe('deployment command builders (exact commands)', () => {
+  it('builds a venv under a lock, skipping a finished one', () => {
+    assert.equal(
+      toShell(buildVenv('python3', '/srv/app/venvs/abc', '/srv/app/releases/r1/requirements.txt')),
+      `flock /srv/app/venvs/abc.lock sh -c 'test -f "$1/.steward-complete" && exit 0; rm -rf -- "$1" && "$2" -m venv "$1" && "$1/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$3" && touch -- "$1/.steward-complete"' build-venv /srv/app/venvs/abc python3 /srv/app/releases/r1/requirements.txt`,
+    );
+  });
+  it('passes the database password on stdin, never in the command', () => {
+    const text = toShell(pgDump({ host: '127.0.0.1', port: 5432, user: 'bank', database: 'banking' }, '/b/x.dump'));
+    assert.ok(text.startsWith('IFS= read -r PGPASSWORD && export PGPASSWORD && ( '), text);
+    assert.match(text, /pg_dump --host 127\.0\.0\.1 --port 5432 --username bank --no-password --format=custom --file \/b\/x\.dump\.partial -- banking/);
+  });
+});

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { runSmoke, type SmokeResult } from '../http/smoke';
 import { onHost, type DeploymentDeps } from './context';
 
@@ -6,7 +7,8 @@ export function createSmokeActivities(deps: DeploymentDeps) {
     /** Never throws for a failed check: the workflow decides (rollback), the result keeps every check's detail. */
     async smokeTest(input: { environment: string; staging: boolean; disabledModules?: string[] }): Promise<SmokeResult> {
       const h = onHost(deps, input.environment);
-      return runSmoke(h.env, { staging: input.staging, disabledModules: input.disabledModules });
+      // A heartbeat per check: a worker that dies mid-smoke is noticed within the heartbeat timeout.
+      return runSmoke(h.env, { staging: input.staging, disabledModules: input.disabledModules, onCheck: (name) => Context.current().heartbeat(name) });
     },
   };
 }

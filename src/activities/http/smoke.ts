@@ -28,13 +28,14 @@ function expect(cond: boolean, detail: string): void {
  * With `disabledModules` including `posting` (a frozen module after a financial rollback, §10.3), the posting
  * checks prove the freeze instead: the app must refuse a deposit and a journal posting (503).
  */
-export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean; disabledModules?: string[] }): Promise<SmokeResult> {
+export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean; disabledModules?: string[]; onCheck?: (name: string) => void }): Promise<SmokeResult> {
   const postingFrozen = (opts.disabledModules ?? []).includes('posting');
   const started = Date.now();
   const users = env.app.smokeUsers;
   const checks: SmokeCheck[] = [];
   const pagesSeen: string[] = [];
   const run = async (name: string, fn: Check) => {
+    opts.onCheck?.(name);
     const t = Date.now();
     try {
       checks.push({ name, ok: true, ms: 0, detail: await fn() });
