@@ -21,8 +21,10 @@ JAR="$WORK/cookies"
 printf '[%s]:%s %s\n' "$SSH_HOST" "$SSH_PORT" "$HOST_KEY" >"$KNOWN_HOSTS"
 SSH=(ssh -p "$SSH_PORT" -i "$SSH_KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes
   -o UserKnownHostsFile="$KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null -o ControlPath="$CONTROL" -o LogLevel=ERROR)
+MASTER_PID=
 cleanup() {
   "${SSH[@]}" -O exit "$SSH_USER@$SSH_HOST" >/dev/null 2>&1 || true
+  [ -n "$MASTER_PID" ] && kill "$MASTER_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -43,8 +45,14 @@ remote() {
   "${SSH[@]}" "$SSH_USER@$SSH_HOST" "bash -s -- $(printf '%q ' "$@")" <<<"set -euo pipefail; $script"
 }
 
-# One connection for the whole deployment.
-"${SSH[@]}" -o ControlMaster=yes -o ControlPersist=120 -MNf "$SSH_USER@$SSH_HOST"
+# One connection for the whole deployment: a master in the background (its pid kept, so it always ends with us).
+"${SSH[@]}" -o ControlMaster=yes -MN "$SSH_USER@$SSH_HOST" </dev/null &
+MASTER_PID=$!
+for _ in $(seq 1 100); do
+  "${SSH[@]}" -O check "$SSH_USER@$SSH_HOST" >/dev/null 2>&1 && break
+  kill -0 "$MASTER_PID" 2>/dev/null || { echo "ssh to $SSH_HOST:$SSH_PORT failed" >&2; exit 1; }
+  sleep 0.05
+done
 
 REL="$DEPLOY_ROOT/releases/$RELEASE_ID"
 VENV="$DEPLOY_ROOT/venvs/script-$RELEASE_ID"
