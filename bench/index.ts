@@ -23,7 +23,13 @@ function parseArgs(argv: string[]): Opts {
   const quick = argv.includes('--quick');
   const runsArg = argv.find((a) => a.startsWith('--runs='));
   const onlyIdx = argv.indexOf('--only');
-  const only = onlyIdx >= 0 ? new Set(argv[onlyIdx + 1]!.split(',')) : undefined;
+  const only = onlyIdx >= 0 ? new Set((argv[onlyIdx + 1] ?? '').split(',')) : undefined;
+  for (const name of only ?? []) {
+    if (!(BENCHES as readonly string[]).includes(name)) {
+      process.stderr.write(`bench: --only ${JSON.stringify(name)} is not a benchmark; choose from ${BENCHES.join(', ')}\n`);
+      process.exit(2);
+    }
+  }
   const runs = runsArg ? Math.max(1, Number(runsArg.split('=')[1])) : quick ? 1 : 5;
   const t0 = Date.now();
   return { quick, runs, only, log: (l) => process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0)}s] ${l}\n`) };
