@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { buildVenv } from '../commands/python';
+import { toShell } from '../commands/shell';
 import type { DevEnvironment, DevLayout } from './paths';
 import { run } from './processes';
 
@@ -21,14 +23,10 @@ export function bootstrapHost(layout: DevLayout, env: DevEnvironment, python: st
   run('sh', ['-c', 'git --git-dir="$1" archive --format=tar "$2" | tar -x -C "$3"', 'bootstrap', layout.originRepo, BASELINE_TAG, work]);
   const reqHash = createHash('sha256').update(readFileSync(path.join(work, 'requirements.txt'))).digest('hex');
   const venv = path.join(host.deployRoot, 'venvs', reqHash);
-  if (!existsSync(path.join(venv, '.steward-complete'))) {
-    // Same layout as a deployment's venv (src/commands/python.ts): final path, completion marker last.
-    rmSync(venv, { recursive: true, force: true });
-    mkdirSync(path.dirname(venv), { recursive: true });
-    run(python, ['-m', 'venv', venv]);
-    run(path.join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', path.join(work, 'requirements.txt')]);
-    writeFileSync(path.join(venv, '.steward-complete'), '');
-  }
+  // The deployment's own builder (src/commands/python.ts): same path, lock and completion marker, so the first
+  // deployment of the baseline finds this venv finished and reuses it.
+  mkdirSync(path.dirname(venv), { recursive: true });
+  run('bash', ['-c', toShell(buildVenv(python, venv, path.join(work, 'requirements.txt')))]);
   const env_ = { ...process.env, BANKAPP_ENV_FILE: path.join(host.sharedDir, 'app.env') };
   const py = path.join(venv, 'bin', 'python');
   run(py, ['manage.py', 'migrate', '--noinput'], { cwd: work, env: env_ });

@@ -85,18 +85,13 @@ export async function startPostgres(
 
 /** Creates (idempotently) a role with a password and a database it owns; returns the role's URL. */
 export async function ensureDatabase(layout: DevLayout, ports: DevPorts, db: string, owner: string): Promise<string> {
+  const pw = await ensureRole(layout, ports, owner);
   const superPw = ensureSecretFile(superuserPasswordFile(layout));
-  const pw = ensureSecretFile(path.join(layout.secrets, `pg-${owner}-password`));
   const c = new Client({ connectionString: pgUrl('postgres', superPw, ports.postgres, 'postgres') });
   await c.connect();
   try {
-    const role = await c.query('select 1 from pg_roles where rolname = $1', [owner]);
-    const ident = `"${owner.replace(/"/g, '""')}"`;
-    const lit = `'${pw.replace(/'/g, "''")}'`;
-    if (role.rowCount === 0) await c.query(`create role ${ident} login password ${lit}`);
-    else await c.query(`alter role ${ident} with login password ${lit}`);
     const exists = await c.query('select 1 from pg_database where datname = $1', [db]);
-    if (exists.rowCount === 0) await c.query(`create database "${db}" owner ${ident}`);
+    if (exists.rowCount === 0) await c.query(`create database "${db}" owner "${owner.replace(/"/g, '""')}"`);
   } finally {
     await c.end();
   }

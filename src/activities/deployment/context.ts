@@ -17,7 +17,7 @@ export interface HostRun {
 }
 
 /** Heartbeats carry only progress text, never command output that could hold a secret. */
-function heartbeat(detail: string): void {
+export function heartbeat(detail: string): void {
   try {
     Context.current().heartbeat(detail);
   } catch {

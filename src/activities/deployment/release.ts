@@ -1,5 +1,4 @@
 // Preparing a release beside the live one, switching to it atomically, and restarting Gunicorn.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { masterVenv, runningMaster, signalMaster, startGunicorn } from '../../commands/gunicorn';
 import { buildVenv, collectStatic as collectStaticCommand, linkVenv, venvMarker, venvPath } from '../../commands/python';
@@ -17,7 +16,7 @@ import {
   pruneReleases,
 } from '../../commands/release';
 import { cmd } from '../../commands/shell';
-import { onHost, type DeploymentDeps } from './context';
+import { heartbeat, onHost, type DeploymentDeps } from './context';
 
 export interface PreparedRelease {
   releaseId: string;
@@ -150,13 +149,6 @@ export function createReleaseActivities(deps: DeploymentDeps) {
 /** Polls /healthz until it reports the release (new workers serve it), or fails. */
 export async function waitForRelease(baseUrl: string, releaseId: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const beat = () => {
-    try {
-      Context.current().heartbeat(`waiting for /healthz to report ${releaseId}`);
-    } catch {
-      // outside an activity
-    }
-  };
   let last = '';
   let streak = 0;
   while (Date.now() < deadline) {
@@ -175,7 +167,7 @@ export async function waitForRelease(baseUrl: string, releaseId: string, timeout
       last = (err as Error).message;
       streak = 0;
     }
-    beat();
+    heartbeat(`waiting for /healthz to report ${releaseId}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   // Not retried: restarting again would not change what the new code does.

@@ -1,6 +1,5 @@
-import { Context } from '@temporalio/activity';
 import { runSmoke, type SmokeResult } from '../http/smoke';
-import { onHost, type DeploymentDeps } from './context';
+import { heartbeat, onHost, type DeploymentDeps } from './context';
 
 export function createSmokeActivities(deps: DeploymentDeps) {
   return {
@@ -8,7 +7,7 @@ export function createSmokeActivities(deps: DeploymentDeps) {
     async smokeTest(input: { environment: string; staging: boolean; disabledModules?: string[] }): Promise<SmokeResult> {
       const h = onHost(deps, input.environment);
       // A heartbeat per check: a worker that dies mid-smoke is noticed within the heartbeat timeout.
-      return runSmoke(h.env, { staging: input.staging, disabledModules: input.disabledModules, onCheck: (name) => Context.current().heartbeat(name) });
+      return runSmoke(h.env, { staging: input.staging, disabledModules: input.disabledModules, onCheck: heartbeat });
     },
   };
 }
