@@ -38,7 +38,34 @@ function runNodeTests(files, env) {
   );
   const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
   const count = (name) => Number((tap.match(new RegExp(`^# ${name} (\\d+)`, 'm')) || [])[1] || 0);
-  return { passed: count('pass'), failed: count('fail') + count('cancelled'), code: r.status ?? 1 };
+  return { passed: count('pass'), failed: count('fail') + count('cancelled'), code: r.status ?? 1, failures: tapFailures(tap) };
+}
+
+/**
+ * Each failed test with the first lines of its error and location, from the TAP file. Printed again at the very
+ * end of the run, because a CI log is often read from its tail, where the Python suite's output would hide them.
+ */
+function tapFailures(tap) {
+  const lines = tap.split('\n');
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = lines[i].match(/^(\s*)not ok \d+ - (.*)$/);
+    if (!m) continue;
+    const indent = m[1].length + 2;
+    const block = [];
+    for (let j = i + 1; j < lines.length && lines[j].slice(indent).trim() !== '...'; j++) block.push(lines[j].slice(indent));
+    if (block.some((l) => l.includes("failureType: 'subtestsFailed'"))) continue; // its failed tests are listed themselves
+    const location = (block.find((l) => l.startsWith('location:')) || '').replace(/^location: /, '');
+    const start = block.findIndex((l) => l.startsWith('error:'));
+    const error = [];
+    if (start >= 0) {
+      const first = block[start].replace(/^error: ?/, '');
+      if (first && first !== '|-') error.push(first);
+      for (let k = start + 1; k < block.length && /^\s/.test(block[k]); k++) error.push(block[k].trim());
+    }
+    out.push({ name: m[2], location, error: error.filter(Boolean).slice(0, 14) });
+  }
+  return out;
 }
 
 function runPythonTests(env) {
@@ -78,17 +105,25 @@ async function main() {
     }
     let passed = 0;
     let failed = 0;
+    const failures = [];
     for (const [name, files] of suites) {
       log(`suite ${name}: ${files.length} files`);
       const r = runNodeTests(files, env);
       passed += r.passed;
       failed += r.failed;
+      failures.push(...r.failures);
       if (r.code !== 0 && r.failed === 0) failed += 1;
     }
     if (!unitOnly) {
       const py = runPythonTests(env);
       passed += py.passed;
       failed += py.failed;
+    }
+    if (failures.length) {
+      process.stdout.write(`\nfailed TypeScript tests (${failures.length}):\n`);
+      for (const f of failures) {
+        process.stdout.write(`- ${f.name}  ${f.location}\n${f.error.map((l) => `    ${l}\n`).join('')}`);
+      }
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
     process.exitCode = failed === 0 && passed > 0 ? 0 : 1;

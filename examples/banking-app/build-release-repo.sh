@@ -29,8 +29,11 @@ g config commit.gpgsign false
 g config tag.gpgsign false
 
 copy_tree() { # copy $1/. into the work tree, skipping build junk
+  # -m: files get the time of the copy, not the source's. A fresh checkout gives every source file the same
+  # mtime, so an overlay file of the same size (version.py: "r01-baseline" -> "r02-cosmetic") would look
+  # unchanged to git's stat cache and the release would be committed without it.
   tar -C "$1" --exclude='__pycache__' --exclude='*.pyc' --exclude='staticfiles' --exclude='.venv' -cf - . \
-    | tar -C "$W" -xf -
+    | tar -C "$W" -xmf -
 }
 
 i=0
@@ -51,6 +54,8 @@ for tag in "${RELEASES[@]}"; do
       g checkout -q -B "$branch" "$parent"
     fi
     copy_tree "$dir/files"
+    # Forget the index's stat cache as well, so `git add` compares every file by content.
+    g read-tree HEAD
     if [ -f "$dir/delete" ]; then
       while IFS= read -r path; do
         [ -n "$path" ] && [ "${path#\#}" = "$path" ] && g rm -q -r --ignore-unmatch -- "$path"
