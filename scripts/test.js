@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 // The project's test command (`npm test`): installs or builds what the tests need, starts the local stack
 // (or reuses a running one), runs the TypeScript suites and the demo app's Python suite, stops what it
-// started, and ends with one line "N passed, N failed".
+// started, and ends with one line "N passed, N failed". After the integration tests it runs the reliability
+// suite's quick subset (scripts/test-reliability.js --quick) on a stack of its own; `--no-reliability` skips it.
 'use strict';
 require('tsx/cjs');
 const { spawnSync } = require('node:child_process');
-const { existsSync, readdirSync, readFileSync, statSync, mkdtempSync } = require('node:fs');
+const { existsSync, readdirSync, readFileSync, rmSync, statSync, mkdtempSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+
+const { formatFailures, tapCounts, tapFailures } = require('./tap');
 
 const ROOT = path.resolve(__dirname, '..');
 const args = new Set(process.argv.slice(2));
 const unitOnly = args.has('--unit');
+const withReliability = !unitOnly && !args.has('--no-reliability');
 const log = (line) => process.stderr.write(`[test] ${line}\n`);
 
 function findTests(dir) {
@@ -37,35 +41,27 @@ function runNodeTests(files, env) {
     { cwd: ROOT, stdio: 'inherit', env },
   );
   const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
-  const count = (name) => Number((tap.match(new RegExp(`^# ${name} (\\d+)`, 'm')) || [])[1] || 0);
-  return { passed: count('pass'), failed: count('fail') + count('cancelled'), code: r.status ?? 1, failures: tapFailures(tap) };
+  return { ...tapCounts(tap), code: r.status ?? 1, failures: tapFailures(tap) };
 }
 
 /**
- * Each failed test with the first lines of its error and location, from the TAP file. Printed again at the very
- * end of the run, because a CI log is often read from its tail, where the Python suite's output would hide them.
+ * The reliability suite's quick subset, on a stack beside the test stack (home "<home>-rel", ports +600): it kills
+ * and restarts processes, so it never touches the stack the developer may be using. The hostile-input, human-action
+ * and tamper counts come from the tests that just ran here (outcomesFile); the faults and the secrets scan run there.
  */
-function tapFailures(tap) {
-  const lines = tap.split('\n');
-  const out = [];
-  for (let i = 0; i < lines.length; i++) {
-    const m = lines[i].match(/^(\s*)not ok \d+ - (.*)$/);
-    if (!m) continue;
-    const indent = m[1].length + 2;
-    const block = [];
-    for (let j = i + 1; j < lines.length && lines[j].slice(indent).trim() !== '...'; j++) block.push(lines[j].slice(indent));
-    if (block.some((l) => l.includes("failureType: 'subtestsFailed'"))) continue; // its failed tests are listed themselves
-    const location = (block.find((l) => l.startsWith('location:')) || '').replace(/^location: /, '');
-    const start = block.findIndex((l) => l.startsWith('error:'));
-    const error = [];
-    if (start >= 0) {
-      const first = block[start].replace(/^error: ?/, '');
-      if (first && first !== '|-') error.push(first);
-      for (let k = start + 1; k < block.length && /^\s/.test(block[k]); k++) error.push(block[k].trim());
-    }
-    out.push({ name: m[2], location, error: error.filter(Boolean).slice(0, 14) });
-  }
-  return out;
+function runReliability(env, outcomesFile) {
+  const { devPorts, portOffset, stewardHome } = require('../src/dev/paths.ts');
+  const home = `${stewardHome(env)}-rel`;
+  const relEnv = { ...env, STEWARD_HOME: home, STEWARD_PORT_OFFSET: String(portOffset(env) + 600), STEWARD_CONFIG: path.join(home, 'steward.config.yaml') };
+  log(`reliability (quick): STEWARD_HOME=${home}, Temporal on ${devPorts(relEnv).temporal}`);
+  const summaryFile = path.join(home, 'reliability-summary.json');
+  rmSync(summaryFile, { force: true });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'test-reliability.js'), '--quick', `--outcomes-from=${outcomesFile}`], { cwd: ROOT, stdio: 'inherit', env: relEnv });
+  const summary = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) : undefined;
+  const passed = summary ? summary.tests.passed : 0;
+  let failed = summary ? summary.tests.failed : 1;
+  if ((r.status ?? 1) !== 0 && failed === 0) failed = 1;
+  return { passed, failed };
 }
 
 function runPythonTests(env) {
@@ -83,7 +79,8 @@ function runPythonTests(env) {
 }
 
 async function main() {
-  const env = { ...process.env, STEWARD_TEST: '1' };
+  const outcomesFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'steward-outcomes-')), 'outcomes.jsonl');
+  const env = { ...process.env, STEWARD_TEST: '1', STEWARD_REL_RECORD: outcomesFile };
   const suites = [];
   let startedStack = false;
   const stack = require('../src/dev/stack.ts');
@@ -114,17 +111,17 @@ async function main() {
       failures.push(...r.failures);
       if (r.code !== 0 && r.failed === 0) failed += 1;
     }
+    if (withReliability) {
+      const rel = runReliability(env, outcomesFile);
+      passed += rel.passed;
+      failed += rel.failed;
+    }
     if (!unitOnly) {
       const py = runPythonTests(env);
       passed += py.passed;
       failed += py.failed;
     }
-    if (failures.length) {
-      process.stdout.write(`\nfailed TypeScript tests (${failures.length}):\n`);
-      for (const f of failures) {
-        process.stdout.write(`- ${f.name}  ${f.location}\n${f.error.map((l) => `    ${l}\n`).join('')}`);
-      }
-    }
+    process.stdout.write(formatFailures(failures, 'TypeScript tests'));
     process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
     process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
   } finally {

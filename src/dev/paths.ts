@@ -17,11 +17,18 @@ export interface DevPorts {
   appProduction: number;
 }
 
+/**
+ * The largest offset keeps every port below 32768, where Linux starts handing out ephemeral ports
+ * (net.ipv4.ip_local_port_range 32768-60999): a listening port in that range can be taken, for a moment, by any
+ * outgoing connection on the machine, and a restarted Gunicorn then fails with "Address already in use".
+ */
+export const MAX_PORT_OFFSET = 14000;
+
 export function portOffset(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.STEWARD_PORT_OFFSET ?? '0';
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 20000) {
-    throw new Error(`STEWARD_PORT_OFFSET must be a whole number from 0 to 20000 (got ${JSON.stringify(raw)})`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_PORT_OFFSET) {
+    throw new Error(`STEWARD_PORT_OFFSET must be a whole number from 0 to ${MAX_PORT_OFFSET} (got ${JSON.stringify(raw)})`);
   }
   return n;
 }
@@ -33,11 +40,11 @@ export function devPorts(env: NodeJS.ProcessEnv = process.env): DevPorts {
     temporalUi: 8233 + o,
     temporalHttp: 7243 + o,
     temporalMetrics: 7253 + o,
-    postgres: 55432 + o,
-    sshStaging: 52222 + o,
-    sshProduction: 52223 + o,
-    appStaging: 58001 + o,
-    appProduction: 58002 + o,
+    postgres: 15432 + o,
+    sshStaging: 12222 + o,
+    sshProduction: 12223 + o,
+    appStaging: 18001 + o,
+    appProduction: 18002 + o,
   };
 }
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ensureTemporalCli } from '../../src/dev/tools';
+import { Tally } from '../helpers/outcomes';
 import { devConfig } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -17,6 +18,14 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'steward-cli-'));
 const configFile = path.join(dir, 'steward.config.yaml');
 writeFileSync(configFile, stringify(config));
 const env = { ...process.env, STEWARD_CONFIG: configFile };
+/** Every action out of turn below, for the reliability table: "through" is one that was accepted. */
+const outOfTurn = new Tally('input', 'human actions out of turn, through the CLI and the Web UI path');
+/** Runs a steward command that must be refused, and counts it. */
+function refused(label: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = steward(...args);
+  outOfTurn.count(r.code === 0, label);
+  return r;
+}
 
 function steward(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'steward.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
@@ -50,6 +59,7 @@ describe('the steward CLI end to end (real stack)', () => {
   });
   after(() => {
     worker.kill('SIGTERM');
+    outOfTurn.record();
   });
 
   it('proposes a Low change and reports its risk and signoffs', () => {
@@ -72,19 +82,23 @@ describe('the steward CLI end to end (real stack)', () => {
 
   it('refuses self-approval and the wrong role with the reason, and records a malformed signal without applying it', async () => {
     await waitForPhase(id, 'approval');
-    const self = steward('approve', id, '--as', 'alice');
+    const self = refused('self-approval', 'approve', id, '--as', 'alice');
     assert.notEqual(self.code, 0);
     assert.match(self.stderr, /alice/);
     assert.match(self.stderr, /own|propos|self/i);
-    const wrong = steward('approve', id, '--as', 'bob');
+    const wrong = refused('approval by a non-approver', 'approve', id, '--as', 'bob');
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /role|approver/i);
+    const unknown = refused('approval by an unknown person', 'approve', id, '--as', 'mallory');
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /mallory/);
     const before = status(id);
     const temporal = ensureTemporalCli(() => undefined);
     const sig = spawnSync(temporal, ['workflow', 'signal', '--address', config.temporal.address, '--workflow-id', `change-${id}`, '--name', 'approve', '--input', '{"by": 42}'], { encoding: 'utf8' });
     assert.equal(sig.status, 0, sig.stderr);
     await new Promise((r) => setTimeout(r, 1500));
     const after = status(id);
+    outOfTurn.count(after.signoffs.length !== before.signoffs.length || after.rejectedAttempts.length !== before.rejectedAttempts.length + 1, 'malformed approve signal');
     assert.equal(after.phase, 'approval');
     assert.deepEqual(after.signoffs, before.signoffs, 'nothing was applied');
     assert.equal(after.rejectedAttempts.length, before.rejectedAttempts.length + 1, 'the attempt is recorded');
@@ -94,6 +108,8 @@ describe('the steward CLI end to end (real stack)', () => {
     const ok = steward('approve', id, '--as', 'carol', '--comment', 'label only');
     assert.equal(ok.code, 0, ok.stderr);
     await waitForPhase(id, 'completed');
+    const late = refused('approval of a completed change', 'approve', id, '--as', 'dave');
+    assert.notEqual(late.code, 0, 'a finished change takes no more decisions');
     const list = steward('list', '--json');
     assert.equal(list.code, 0, list.stderr);
     assert.ok(list.stdout.includes(id));
@@ -107,17 +123,17 @@ describe('the steward CLI end to end (real stack)', () => {
     assert.equal(p.code, 0, p.stderr);
     assert.equal(JSON.parse(p.stdout).risk, 'critical');
     await waitForPhase(critical, 'review');
-    const early = steward('approve', critical, '--as', 'carol');
+    const early = refused('approval during review', 'approve', critical, '--as', 'carol');
     assert.notEqual(early.code, 0, 'no approval before the reviews are done');
     const checks = 'tenant-safe,permission-safe,audit-logging-intact,no-silent-balance-change,tests-written-or-proposed';
-    const partial = steward('review', critical, '--as', 'bob', '--mode', 'standard', '--check', 'tenant-safe');
+    const partial = refused('review with an incomplete checklist', 'review', critical, '--as', 'bob', '--mode', 'standard', '--check', 'tenant-safe');
     assert.notEqual(partial.code, 0, 'an incomplete checklist is refused');
     assert.match(partial.stderr, /permission-safe|checklist/);
-    const selfReview = steward('review', critical, '--as', 'alice', '--mode', 'standard', '--check', checks);
+    const selfReview = refused('review by the proposer', 'review', critical, '--as', 'alice', '--mode', 'standard', '--check', checks);
     assert.notEqual(selfReview.code, 0, 'the proposer cannot review their own change');
-    const notAuditor = steward('review', critical, '--as', 'bob', '--mode', 'auditor', '--check', checks);
+    const notAuditor = refused('auditor-mode review by a non-auditor', 'review', critical, '--as', 'bob', '--mode', 'auditor', '--check', checks);
     assert.notEqual(notAuditor.code, 0, 'auditor mode needs an auditor');
-    const standard = steward('review', critical, '--as', 'bob', '--mode', 'standard', '--check', checks);
+    const standard = refused('standard review in place of the auditor', 'review', critical, '--as', 'bob', '--mode', 'standard', '--check', checks);
     assert.notEqual(standard.code, 0, 'a standard review does not stand in for the auditor-mode review');
     assert.match(standard.stderr, /auditor/);
     const s = status(critical);
@@ -126,5 +142,8 @@ describe('the steward CLI end to end (real stack)', () => {
     const w = steward('withdraw', critical, '--as', 'alice', '--reason', 'test over');
     assert.equal(w.code, 0, w.stderr);
     await waitForPhase(critical, 'withdrawn');
+    const afterWithdraw = refused('review of a withdrawn change', 'review', critical, '--as', 'erin', '--mode', 'auditor', '--check', checks);
+    assert.notEqual(afterWithdraw.code, 0, 'a withdrawn change takes no more decisions');
+    assert.deepEqual(outOfTurn.through, [], 'actions out of turn were accepted');
   });
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { devLayout } from '../../src/dev/paths';
+import { recordOutcome } from '../helpers/outcomes';
 import { devConfig } from '../helpers/stack';
 
 function secretNeedles(): { source: string; needle: string }[] {
@@ -75,12 +76,21 @@ describe('no secret in any workflow history or log (real stack)', () => {
       await connection.close();
     }
     const logs = devLayout().logs;
+    let logFiles = 0;
     if (existsSync(logs)) {
       for (const f of readdirSync(logs)) {
         const text = readFileSync(path.join(logs, f), 'utf8');
         for (const { source, needle } of needles) if (text.includes(needle)) hits.push(`log ${f}: ${source}`);
+        logFiles++;
       }
     }
+    recordOutcome({
+      kind: 'secrets',
+      check: `${needles.length} generated keys, passwords and URLs in every workflow history and the stack's logs`,
+      tried: histories + logFiles,
+      through: hits.length,
+      examples: hits,
+    });
     assert.ok(histories > 0, 'there were histories to scan');
     assert.deepEqual(hits, [], `secrets found: ${hits.join(', ')}`);
     // The scan reads what it should: a value known to be in some history (the task queue) is found.

@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { ConfigError, parseConfig } from '../../src/config/load';
 import { parseProposal, parseProposalYaml } from '../../src/domain/proposal';
 import { ProposalError } from '../../src/domain/errors';
+import { recordOutcome } from '../helpers/outcomes';
 
 const RUNS = Number(process.env.STEWARD_FUZZ_RUNS ?? (process.env.CI ? 10_000 : 2_000));
 
@@ -30,6 +31,13 @@ const VALID = {
   tests: 'written',
 };
 
+/** Runs a property (fast-check's `check`, so the runs are counted), records the count, then fails on a counterexample. */
+function fuzz<Ts extends [unknown, ...unknown[]]>(check: string, property: fc.IProperty<Ts>, numRuns: number): void {
+  const details = fc.check(property, { numRuns });
+  recordOutcome({ kind: 'input', check, tried: details.numRuns, through: details.failed ? 1 : 0, examples: details.failed ? [JSON.stringify(details.counterexample).slice(0, 200)] : [] });
+  if (details.failed) assert.fail(fc.defaultReportMessage(details) ?? 'property failed');
+}
+
 function onlyProposalErrors(fn: () => unknown): void {
   try {
     fn();
@@ -42,11 +50,12 @@ function onlyProposalErrors(fn: () => unknown): void {
 
 describe('proposal fuzzing', () => {
   it(`arbitrary JSON values (${RUNS} runs)`, () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => onlyProposalErrors(() => parseProposal(v))), { numRuns: RUNS });
+    fuzz('fuzzed proposals (parser)', fc.property(fc.jsonValue(), (v) => onlyProposalErrors(() => parseProposal(v))), RUNS);
   });
   it(`a valid proposal with one field replaced by a hostile value (${RUNS} runs)`, () => {
     const keys = Object.keys(VALID);
-    fc.assert(
+    fuzz(
+      'fuzzed proposals (parser)',
       fc.property(fc.constantFrom(...keys), fc.oneof(HOSTILE, fc.jsonValue()), (key, value) => {
         onlyProposalErrors(() => {
           const p = parseProposal({ ...VALID, [key]: value });
@@ -55,11 +64,11 @@ describe('proposal fuzzing', () => {
           for (const m of p.affectedModules) assert.match(m, /^[a-z][a-z0-9_-]*$/);
         });
       }),
-      { numRuns: RUNS },
+      RUNS,
     );
   });
   it(`arbitrary YAML text (${Math.ceil(RUNS / 4)} runs)`, () => {
-    fc.assert(fc.property(fc.string({ maxLength: 400 }), (text) => onlyProposalErrors(() => parseProposalYaml(text))), { numRuns: Math.ceil(RUNS / 4) });
+    fuzz('fuzzed proposals (parser)', fc.property(fc.string({ maxLength: 400 }), (text) => onlyProposalErrors(() => parseProposalYaml(text))), Math.ceil(RUNS / 4));
   });
 });
 
@@ -97,7 +106,8 @@ describe('config fuzzing', () => {
       ['environments', 'production', 'database', 'backupDir'],
       ['environments', 'production', 'database', 'url'],
     ] as const;
-    fc.assert(
+    fuzz(
+      'fuzzed config files (parser)',
       fc.property(fc.constantFrom(...paths), fc.oneof(HOSTILE, fc.jsonValue()), (p, value) => {
         const doc = JSON.parse(JSON.stringify(CONFIG));
         let node = doc;
@@ -105,10 +115,10 @@ describe('config fuzzing', () => {
         node[p[p.length - 1] as string] = value;
         onlyConfigErrors(stringify(doc));
       }),
-      { numRuns: RUNS },
+      RUNS,
     );
   });
   it(`arbitrary YAML text (${Math.ceil(RUNS / 4)} runs)`, () => {
-    fc.assert(fc.property(fc.string({ maxLength: 400 }), (text) => onlyConfigErrors(text)), { numRuns: Math.ceil(RUNS / 4) });
+    fuzz('fuzzed config files (parser)', fc.property(fc.string({ maxLength: 400 }), (text) => onlyConfigErrors(text)), Math.ceil(RUNS / 4));
   });
 });
