@@ -9,6 +9,7 @@ import { temporal } from '@temporalio/proto';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { defaultPolicy, parseProposal, DEFAULT_PROTECTED_TABLES, REVIEW_CHECKLIST, type PolicyConfig } from '../../src/domain';
+import type { BlackoutRule, Weekday } from '../../src/domain/policy';
 import { ensureTemporalCli } from '../../src/dev/tools';
 import { SEARCH_ATTRIBUTES } from '../../src/dev/temporal';
 import { DEMO_PEOPLE } from '../../src/dev/stack';
@@ -75,6 +76,46 @@ async function updateError(p: Promise<unknown>): Promise<string> {
   throw new Error('the update was accepted');
 }
 
+async function startWorker(): Promise<void> {
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TQ,
+    workflowsPath: require.resolve('./fake-workflows'),
+    activities: {
+      async appendAuditEvent(e: AuditEvent) {
+        audit.push(e);
+        return { seq: audit.length, hash: 'h' };
+      },
+      async listAuditEvents() {
+        return [];
+      },
+      async writeChangeReport(i: { changeId: string; state: ChangeState }) {
+        reports.set(i.changeId, renderChangeReport(i.state));
+        return { path: `/reports/${i.changeId}.md`, sha256: 'x' };
+      },
+    },
+  });
+  running = worker.run();
+}
+
+/**
+ * The weekly blackout rule (§15, "not on Friday night": fri 16:00 → mon 06:00 by default) moved to this very minute
+ * in the policy's time zone, ending at a minute boundary at least 20 s away: the same rule and the same durable wait
+ * as on a Friday night, without a time-skipping server (none is available here).
+ */
+function blackoutAroundNow(timeZone: string, nowMs: number): { rule: BlackoutRule; endsAtMs: number } {
+  const parts = (t: number) => {
+    const f = new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(t);
+    const get = (type: string) => f.find((x) => x.type === type)!.value;
+    return { day: get('weekday').toLowerCase() as Weekday, time: `${get('hour')}:${get('minute')}` };
+  };
+  let endsAtMs = Math.ceil((nowMs + 1) / 60_000) * 60_000;
+  if (endsAtMs - nowMs < 20_000) endsAtMs += 60_000;
+  const from = parts(nowMs);
+  const to = parts(endsAtMs);
+  return { rule: { fromDay: from.day, fromTime: from.time, toDay: to.day, toTime: to.time }, endsAtMs };
+}
+
 describe('changeLifecycle (local Temporal, fake deployment)', () => {
   before(async () => {
     try {
@@ -86,25 +127,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     env = await TestWorkflowEnvironment.createLocal({
       server: { executable: { type: 'existing-path', path: bin }, extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]) },
     });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: TQ,
-      workflowsPath: require.resolve('./fake-workflows'),
-      activities: {
-        async appendAuditEvent(e: AuditEvent) {
-          audit.push(e);
-          return { seq: audit.length, hash: 'h' };
-        },
-        async listAuditEvents() {
-          return [];
-        },
-        async writeChangeReport(i: { changeId: string; state: ChangeState }) {
-          reports.set(i.changeId, renderChangeReport(i.state));
-          return { path: `/reports/${i.changeId}.md`, sha256: 'x' };
-        },
-      },
-    });
-    running = worker.run();
+    await startWorker();
   });
   after(async () => {
     worker?.shutdown();
@@ -205,6 +228,26 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     assert.equal(s.phase, 'completed');
     const deployedAt = Date.parse(s.history.find((x) => x.to === 'deployment')!.at);
     assert.ok(deployedAt >= now + 6_000 - 50, 'deployment started only after the freeze ended');
+  });
+
+  it('waits durably over the weekly blackout (the Friday-night rule, placed at this minute), across a worker restart', async () => {
+    const base = policy();
+    const { rule, endsAtMs } = blackoutAroundNow(base.timeZone, Date.now());
+    const h = await start(env.client, proposal(), policy({ windows: { ...base.windows, blackout: [rule] } }));
+    await until(h, (s) => s.phase === 'approval');
+    await h.executeUpdate('approve', { args: [{ by: 'carol' }] });
+    const w = await until(h, (s) => s.window !== undefined);
+    assert.equal(w.window!.open, false, JSON.stringify(w.window));
+    assert.match(w.window!.reason, /blackout/);
+    assert.match(w.waitingFor, /window/);
+    // The wait is a durable timer in the history, not a sleeping worker: stop the worker and start a new one.
+    worker.shutdown();
+    await running;
+    await startWorker();
+    const s = (await h.result()) as ChangeState;
+    assert.equal(s.phase, 'completed');
+    const deployedAt = Date.parse(s.history.find((x) => x.to === 'deployment')!.at);
+    assert.ok(deployedAt >= endsAtMs - 50, `deployment started at ${new Date(deployedAt).toISOString()}, before the blackout ended`);
   });
 
   it('ends a High change only after the post-deployment review (§12)', async () => {
