@@ -1,6 +1,31 @@
 'use strict';
-// Reading node:test's TAP output: the totals, and each failed test with its error (scripts/test.js and
-// scripts/test-reliability.js print these at the end of a run, where a CI log is read from).
+// Running node:test files and reading its TAP output: the totals, and each failed test with its error
+// (scripts/test.js and scripts/test-reliability.js print these at the end of a run, where a CI log is read from).
+const { spawnSync } = require('node:child_process');
+const { existsSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+
+/**
+ * Runs the files one at a time under tsx: the spec report to stdout, the TAP report to a temporary file that is
+ * read for the totals and the failures. `extraArgs` go to node before the files (e.g. a test timeout).
+ */
+function runNodeTests(files, env, extraArgs = []) {
+  if (files.length === 0) return { passed: 0, failed: 0, skipped: 0, code: 0, failures: [] };
+  const tapDir = mkdtempSync(path.join(os.tmpdir(), 'steward-tap-'));
+  const tapFile = path.join(tapDir, 'results.tap');
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-concurrency=1', ...extraArgs, '--test-reporter=spec', '--test-reporter-destination=stdout',
+      '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+    { cwd: ROOT, stdio: 'inherit', env },
+  );
+  const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+  rmSync(tapDir, { recursive: true, force: true });
+  return { ...tapCounts(tap), code: r.status ?? 1, failures: tapFailures(tap) };
+}
 
 /** The run's totals: passed, failed (failed + cancelled), skipped. */
 function tapCounts(tap) {
@@ -43,4 +68,4 @@ function formatFailures(failures, what) {
   return `${lines.join('\n')}\n`;
 }
 
-module.exports = { tapCounts, tapFailures, formatFailures };
+module.exports = { runNodeTests, tapCounts, tapFailures, formatFailures };

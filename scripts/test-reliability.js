@@ -11,12 +11,11 @@
 //                        faults and the secrets scan still run here
 'use strict';
 require('tsx/cjs');
-const { spawnSync } = require('node:child_process');
-const { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } = require('node:fs');
+const { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { formatFailures, tapCounts, tapFailures } = require('./tap');
+const { formatFailures, runNodeTests } = require('./tap');
 
 const ROOT = path.resolve(__dirname, '..');
 const args = new Set(process.argv.slice(2));
@@ -32,35 +31,22 @@ process.env.STEWARD_HOME ||= path.join(ROOT, '.steward-rel');
 process.env.STEWARD_PORT_OFFSET ||= '600';
 process.env.STEWARD_CONFIG ||= path.join(process.env.STEWARD_HOME, 'steward.config.yaml');
 
-function runNodeTests(files, env) {
-  const tapDir = mkdtempSync(path.join(os.tmpdir(), 'steward-rel-tap-'));
-  const tapFile = path.join(tapDir, 'results.tap');
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=1800000', '--test-reporter=spec', '--test-reporter-destination=stdout',
-      '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
-    { cwd: ROOT, stdio: 'inherit', env },
-  );
-  const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
-  rmSync(tapDir, { recursive: true, force: true });
-  return { ...tapCounts(tap), code: r.status ?? 1, failures: tapFailures(tap) };
+/** A Markdown table; cells are cut to `maxWidth` characters. */
+function markdownTable(head, body, maxWidth = Infinity) {
+  const widths = head.map((h, i) => Math.min(maxWidth, Math.max(h.length, ...body.map((b) => b[i].length))));
+  const line = (cells) => '| ' + cells.map((c, i) => c.slice(0, widths[i]).padEnd(widths[i])).join(' | ') + ' |';
+  return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
 }
 
 function table(rows) {
   const head = ['fault', 'where', 'injected', 'survived', 'data lost', 'outcome', 's'];
   const body = rows.map((r) => [r.fault, r.where, r.injected ? 'yes' : 'no', r.survived ? 'yes' : 'NO', r.dataLost ? 'YES' : 'no', r.outcome.slice(0, 70), String(r.seconds)]);
-  const widths = head.map((h, i) => Math.min(80, Math.max(h.length, ...body.map((b) => b[i].length))));
-  const line = (cells) => '| ' + cells.map((c, i) => c.slice(0, widths[i]).padEnd(widths[i])).join(' | ') + ' |';
-  return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
+  return markdownTable(head, body, 80);
 }
 
 function outcomeTable(rows) {
-  const head = ['check', 'tried', 'got through'];
   const word = { input: 'accepted', secrets: 'found', tamper: 'undetected' };
-  const body = rows.map((r) => [r.check, String(r.tried), `${r.through} ${word[r.kind]}`]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
-  return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
+  return markdownTable(['check', 'tried', 'got through'], rows.map((r) => [r.check, String(r.tried), `${r.through} ${word[r.kind]}`]));
 }
 
 /** Sums the records of one check (a test may record several rounds). */
@@ -107,7 +93,7 @@ async function main() {
     log(`${quick ? 'quick' : 'full'} run: ${files.join(', ')}, then ${SECRETS_SCAN}`);
     const testEnv = { ...env, STEWARD_REL_RECORD: outcomesFile, ...(process.env.CI ? {} : { STEWARD_FUZZ_RUNS: '10000' }) };
     // Two runs, because node:test orders the files it is given by path: the scan must come after every history.
-    const r = [runNodeTests(files, testEnv), runNodeTests([SECRETS_SCAN], testEnv)].reduce((a, b) => ({
+    const r = [runNodeTests(files, testEnv, ['--test-timeout=1800000']), runNodeTests([SECRETS_SCAN], testEnv, ['--test-timeout=1800000'])].reduce((a, b) => ({
       passed: a.passed + b.passed,
       failed: a.failed + b.failed,
       skipped: a.skipped + b.skipped,

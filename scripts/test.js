@@ -10,7 +10,7 @@ const { existsSync, readdirSync, readFileSync, rmSync, statSync, mkdtempSync } =
 const os = require('node:os');
 const path = require('node:path');
 
-const { formatFailures, tapCounts, tapFailures } = require('./tap');
+const { formatFailures, runNodeTests } = require('./tap');
 
 const ROOT = path.resolve(__dirname, '..');
 const args = new Set(process.argv.slice(2));
@@ -28,20 +28,6 @@ function findTests(dir) {
     else if (entry.endsWith('.test.ts')) out.push(path.join(dir, entry));
   }
   return out.sort();
-}
-
-function runNodeTests(files, env) {
-  if (files.length === 0) return { passed: 0, failed: 0, code: 0 };
-  const tapDir = mkdtempSync(path.join(os.tmpdir(), 'steward-tap-'));
-  const tapFile = path.join(tapDir, 'results.tap');
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout',
-      '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
-    { cwd: ROOT, stdio: 'inherit', env },
-  );
-  const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
-  return { ...tapCounts(tap), code: r.status ?? 1, failures: tapFailures(tap) };
 }
 
 /**
