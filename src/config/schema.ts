@@ -22,6 +22,13 @@ export const hostSchema = z.strictObject({
   user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name'),
   privateKey: secretRefSchema,
   hostKey,
+  // web: serves the app (switched, restarted and smoke-tested in the rolling order); primary: also runs the
+  // database steps (backup, migration plan and run, invariants, feature flags) once for the environment.
+  roles: z.array(z.enum(['web', 'primary'])).min(1, 'give the host at least one role: web, primary').default(['web']),
+  // Where this host differs from the environment's app (several hosts on one machine, or per-host addresses).
+  deployRoot: absolutePath.optional(),
+  bind: z.string().regex(/^[0-9.]+:[0-9]+$/, 'host:port for Gunicorn to bind').optional(),
+  baseUrl: z.string().url().optional(),
 });
 
 export const smokeCheckSchema = z.strictObject({
@@ -53,12 +60,39 @@ export const databaseSchema = z.strictObject({
   protectedTables: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/)).optional(),
 });
 
-export const environmentSchema = z.strictObject({
-  hosts: z.array(hostSchema).min(1, 'list at least one host'),
-  app: appSchema,
-  database: databaseSchema,
-  evidenceDir: absolutePath.optional(),
+export const rolloutSchema = z.strictObject({
+  // Hosts switched and restarted together; each batch is health- and smoke-checked before the next one starts.
+  batchSize: z.number().int().min(1).max(100).default(1),
 });
+
+export const environmentSchema = z
+  .strictObject({
+    hosts: z.array(hostSchema).min(1, 'list at least one host'),
+    app: appSchema,
+    database: databaseSchema,
+    evidenceDir: absolutePath.optional(),
+    rollout: rolloutSchema.prefault({}),
+  })
+  .superRefine((env, ctx) => {
+    const names = new Set<string>();
+    env.hosts.forEach((h, i) => {
+      if (names.has(h.name)) ctx.addIssue({ code: 'custom', path: ['hosts', i, 'name'], message: `host name ${h.name} is used twice in this environment` });
+      names.add(h.name);
+    });
+    const primaries = env.hosts.map((h, i) => (h.roles.includes('primary') ? i : -1)).filter((i) => i >= 0);
+    if (primaries.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['hosts', primaries[1]!, 'roles'], message: `only one host may be primary (host ${env.hosts[primaries[0]!]!.name} already is)` });
+    }
+    if (env.hosts.length > 1) {
+      const seen = new Map<string, string>();
+      env.hosts.forEach((h, i) => {
+        const key = `${h.address} ${h.deployRoot ?? env.app.deployRoot}`;
+        const other = seen.get(key);
+        if (other) ctx.addIssue({ code: 'custom', path: ['hosts', i, 'deployRoot'], message: `host ${other} has the same address and deploy root: give each host on one machine its own deployRoot` });
+        seen.set(key, h.name);
+      });
+    }
+  });
 
 export const configSchema = z.strictObject({
   temporal: z
@@ -81,3 +115,8 @@ export const configSchema = z.strictObject({
 export type StewardConfig = z.infer<typeof configSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type HostConfig = z.infer<typeof hostSchema>;
+
+/** The primary host: the one marked primary, else the first (a one-host environment needs no roles). */
+export function primaryHost(env: EnvironmentConfig): HostConfig {
+  return env.hosts.find((h) => h.roles.includes('primary')) ?? env.hosts[0]!;
+}

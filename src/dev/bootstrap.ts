@@ -6,17 +6,21 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { buildVenv } from '../commands/python';
 import { toShell } from '../commands/shell';
-import type { DevEnvironment, DevLayout } from './paths';
+import type { DevHost, DevLayout } from './paths';
 import { run } from './processes';
 
 export const BASELINE_TAG = 'r01-baseline';
 
-export function bootstrapHost(layout: DevLayout, env: DevEnvironment, python: string, log: (l: string) => void): void {
+/**
+ * `seed: false` for a second host of an environment: the database is the environment's, already migrated and seeded
+ * by its primary; the host gets the baseline venv only.
+ */
+export function bootstrapHost(layout: DevLayout, env: DevHost, python: string, log: (l: string) => void, opts: { seed?: boolean } = {}): void {
   const host = layout.host(env);
   const marker = path.join(host.sharedDir, '.bootstrapped');
   if (existsSync(marker)) return;
   if (!existsSync(path.join(layout.originRepo, 'HEAD'))) return;
-  log(`bootstrapping the ${env} host: baseline schema and demo data`);
+  log(`bootstrapping the ${env} host: baseline venv${opts.seed !== false ? ', schema and demo data' : ''}`);
   const work = path.join(host.root, 'bootstrap');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -27,10 +31,15 @@ export function bootstrapHost(layout: DevLayout, env: DevEnvironment, python: st
   // deployment of the baseline finds this venv finished and reuses it.
   mkdirSync(path.dirname(venv), { recursive: true });
   run('bash', ['-c', toShell(buildVenv(python, venv, path.join(work, 'requirements.txt')))]);
+  if (opts.seed !== false) seedDatabase(host.sharedDir, venv, work);
+  rmSync(work, { recursive: true, force: true });
+  writeFileSync(marker, `${new Date().toISOString()}\n`);
+}
+
+function seedDatabase(sharedDir: string, venv: string, work: string): void {
+  const host = { sharedDir };
   const env_ = { ...process.env, BANKAPP_ENV_FILE: path.join(host.sharedDir, 'app.env') };
   const py = path.join(venv, 'bin', 'python');
   run(py, ['manage.py', 'migrate', '--noinput'], { cwd: work, env: env_ });
   run(py, ['manage.py', 'seed_bank', '--password-file', path.join(host.sharedDir, 'demo-password')], { cwd: work, env: env_ });
-  rmSync(work, { recursive: true, force: true });
-  writeFileSync(marker, `${new Date().toISOString()}\n`);
 }

@@ -13,8 +13,10 @@ export interface DevPorts {
   postgres: number;
   sshStaging: number;
   sshProduction: number;
+  sshProduction2: number;
   appStaging: number;
   appProduction: number;
+  appProduction2: number;
 }
 
 /**
@@ -43,8 +45,10 @@ export function devPorts(env: NodeJS.ProcessEnv = process.env): DevPorts {
     postgres: 15432 + o,
     sshStaging: 12222 + o,
     sshProduction: 12223 + o,
+    sshProduction2: 12224 + o,
     appStaging: 18001 + o,
     appProduction: 18002 + o,
+    appProduction2: 18003 + o,
   };
 }
 
@@ -59,6 +63,33 @@ export function toolsDir(env: NodeJS.ProcessEnv = process.env): string {
 export const ENVIRONMENTS = ['staging', 'production'] as const;
 export type DevEnvironment = (typeof ENVIRONMENTS)[number];
 
+/**
+ * The dev stack's hosts: one staging host and a production fleet of two (production-1 is the primary). A host's
+ * directory under hosts/ keeps the name it had when production had one host ("production"), so a stack made
+ * before keeps its state.
+ */
+export const DEV_HOSTS = ['staging', 'production', 'production-2'] as const;
+export type DevHost = (typeof DEV_HOSTS)[number];
+
+export interface DevHostInfo {
+  /** The directory name under hosts/ and the pid/log file suffix. */
+  id: DevHost;
+  /** The host name in the config. */
+  name: string;
+  env: DevEnvironment;
+  primary: boolean;
+  sshPort: number;
+  appPort: number;
+}
+
+export function devHosts(ports: DevPorts): DevHostInfo[] {
+  return [
+    { id: 'staging', name: 'staging-1', env: 'staging', primary: true, sshPort: ports.sshStaging, appPort: ports.appStaging },
+    { id: 'production', name: 'production-1', env: 'production', primary: true, sshPort: ports.sshProduction, appPort: ports.appProduction },
+    { id: 'production-2', name: 'production-2', env: 'production', primary: false, sshPort: ports.sshProduction2, appPort: ports.appProduction2 },
+  ];
+}
+
 export interface DevLayout {
   home: string;
   pids: string;
@@ -69,7 +100,7 @@ export interface DevLayout {
   pgSocketDir: string;
   originRepo: string;
   configFile: string;
-  host(env: DevEnvironment): HostLayout;
+  host(id: DevHost): HostLayout;
 }
 
 export interface HostLayout {
@@ -94,7 +125,7 @@ export function devLayout(env: NodeJS.ProcessEnv = process.env): DevLayout {
     pgSocketDir: path.join(home, 'postgres', 'run'),
     originRepo: path.join(home, 'origin', 'banking-app.git'),
     configFile: path.resolve(env.STEWARD_CONFIG ?? path.join(REPO_ROOT, 'steward.config.yaml')),
-    host(name: DevEnvironment): HostLayout {
+    host(name: DevHost): HostLayout {
       const root = path.join(home, 'hosts', name);
       return {
         root,

@@ -1,5 +1,5 @@
 // A PostgreSQL cluster of the stack's own: one database per target host, plus Steward's audit store.
-import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { DevLayout, DevPorts } from './paths';
@@ -39,6 +39,7 @@ export async function startPostgres(
   if (runAs) {
     chownSync(pgRoot, runAs.uid, runAs.gid);
     chownSync(layout.pgSocketDir, runAs.uid, runAs.gid);
+    ensureTraversable(pgRoot, layout.home, runAs, log);
   }
   if (!existsSync(path.join(layout.pgData, 'PG_VERSION'))) {
     log(`initialising PostgreSQL cluster in ${layout.pgData}`);
@@ -81,6 +82,27 @@ export async function startPostgres(
       await c.end().catch(() => undefined);
     }
   }, 60_000, logFile);
+}
+
+/**
+ * As root, PostgreSQL runs as another user, which must be able to walk down to its data dir: a STEWARD_HOME made by
+ * `mktemp -d` is 0700, so initdb could not even read its password file. Directories inside STEWARD_HOME get o+x
+ * (traverse, no listing; the secrets dir stays 0700); one outside it that blocks is named, not changed.
+ */
+export function ensureTraversable(dir: string, home: string, runAs: PgRunAs, log: (l: string) => void): void {
+  const root = path.resolve(home);
+  for (let d = path.dirname(path.resolve(dir)); ; d = path.dirname(d)) {
+    const st = statSync(d);
+    if (st.uid !== runAs.uid && (st.mode & 0o001) === 0) {
+      if (d === root || d.startsWith(root + path.sep)) {
+        chmodSync(d, (st.mode & 0o7777) | 0o001);
+        log(`${d}: added o+x so that ${runAs.user} (who runs PostgreSQL) can reach its data dir`);
+      } else {
+        throw new Error(`${d} cannot be traversed by ${runAs.user}, the user PostgreSQL runs as: chmod o+x ${d}, or set STEWARD_HOME elsewhere`);
+      }
+    }
+    if (d === path.dirname(d)) break;
+  }
 }
 
 /** Creates (idempotently) a role with a password and a database it owns; returns the role's URL. */

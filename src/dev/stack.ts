@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { devLayout, devPorts, ENVIRONMENTS, REPO_ROOT, type DevEnvironment, type DevLayout, type DevPorts } from './paths';
+import { DEV_HOSTS, devHosts, devLayout, devPorts, ENVIRONMENTS, REPO_ROOT, type DevHost, type DevHostInfo, type DevLayout, type DevPorts } from './paths';
 import { AUDIT_DATABASE, AUDIT_OWNER, AUDIT_WRITER, ensureDatabase, ensureRole, HOST_DATABASES, startPostgres } from './postgres';
 import { isAlive, portOpen, readPid, run, stopByPidFile } from './processes';
 import { ensureSecretFile } from './secrets';
@@ -43,32 +43,34 @@ export async function up(log: Log, env: NodeJS.ProcessEnv = process.env): Promis
     `postgres://${AUDIT_WRITER}:${encodeURIComponent(writerPw)}@127.0.0.1:${ports.postgres}/${AUDIT_DATABASE}\n`,
     { mode: 0o600 },
   );
-  const hosts: Record<string, { hostKeyPin: string; userKey: string; dbUrlFile: string; passwordFile: string }> = {};
-  for (const name of ENVIRONMENTS) {
-    const port = name === 'staging' ? ports.sshStaging : ports.sshProduction;
-    const ssh = await startSshHost(tools.sshd, layout, name, port, log);
+  const hosts: Record<string, DevHostSecrets> = {};
+  for (const info of devHosts(ports)) {
+    const name = info.env;
+    const ssh = await startSshHost(tools.sshd, layout, info.id, info.sshPort, log);
     const dbUrl = await ensureDatabase(layout, ports, HOST_DATABASES[name], HOST_DATABASES[name]);
     const dbUrlFile = path.join(layout.secrets, `${name}-database-url`);
     writeFileSync(dbUrlFile, `${dbUrl}\n`, { mode: 0o600 });
     const passwordFile = path.join(layout.secrets, `${name}-demo-password`);
     const demoPassword = ensureSecretFile(passwordFile);
-    writeHostAppEnv(layout, name, ports, dbUrl, demoPassword);
-    hosts[name] = { ...ssh, dbUrlFile, passwordFile };
+    writeHostAppEnv(layout, info, dbUrl, demoPassword);
+    hosts[info.id] = { ...ssh, dbUrlFile, passwordFile };
   }
   buildOriginRepo(layout, log);
-  for (const name of ENVIRONMENTS) bootstrapHost(layout, name, 'python3', log);
+  // The primaries first: they migrate and seed their environment's database; a second host only gets its venv.
+  for (const info of devHosts(ports)) bootstrapHost(layout, info.id, 'python3', log, { seed: info.primary });
   writeFileSync(layout.configFile, renderDevConfig(layout, ports, hosts));
   log(`wrote ${path.relative(process.cwd(), layout.configFile) || layout.configFile}`);
   return status(env);
 }
 
 /** What the app on a host reads at start: its own database, secret key and demo password (never passed on a command line). */
-function writeHostAppEnv(layout: DevLayout, name: DevEnvironment, ports: DevPorts, dbUrl: string, demoPassword: string): void {
-  const host = layout.host(name);
+function writeHostAppEnv(layout: DevLayout, info: DevHostInfo, dbUrl: string, demoPassword: string): void {
+  const name = info.env;
+  const host = layout.host(info.id);
   const secretKey = ensureSecretFile(path.join(layout.secrets, `${name}-django-secret-key`), () =>
     require('node:crypto').randomBytes(32).toString('base64url'),
   );
-  const appPort = name === 'staging' ? ports.appStaging : ports.appProduction;
+  const appPort = info.appPort;
   const lines = [
     `DATABASE_URL=${dbUrl}`,
     `DJANGO_SECRET_KEY=${secretKey}`,
@@ -101,27 +103,33 @@ export const DEMO_PEOPLE = [
   { id: 'ivan', name: 'Ivan Idowu', roles: ['emergency-approver', 'approver'] },
 ];
 
-export function renderDevConfig(
-  layout: DevLayout,
-  ports: DevPorts,
-  hosts: Record<string, { hostKeyPin: string; userKey: string; dbUrlFile: string; passwordFile: string }>,
-): string {
+export interface DevHostSecrets {
+  hostKeyPin: string;
+  userKey: string;
+  dbUrlFile: string;
+  passwordFile: string;
+}
+
+export function renderDevConfig(layout: DevLayout, ports: DevPorts, hosts: Record<string, DevHostSecrets>): string {
   const environments: Record<string, unknown> = {};
   for (const name of ENVIRONMENTS) {
-    const h = layout.host(name);
-    const info = hosts[name]!;
-    const appPort = name === 'staging' ? ports.appStaging : ports.appProduction;
+    const fleet = devHosts(ports).filter((d) => d.env === name);
+    const first = fleet.find((d) => d.primary)!;
+    const h = layout.host(first.id);
+    const info = hosts[first.id]!;
+    const appPort = first.appPort;
     environments[name] = {
-      hosts: [
-        {
-          name: `${name}-1`,
-          address: '127.0.0.1',
-          port: name === 'staging' ? ports.sshStaging : ports.sshProduction,
-          user: currentUser(),
-          privateKey: { file: info.userKey },
-          hostKey: info.hostKeyPin,
-        },
-      ],
+      // The primary first; every other host says where it differs from the app below (all are on this machine).
+      hosts: fleet.map((d) => ({
+        name: d.name,
+        address: '127.0.0.1',
+        port: d.sshPort,
+        user: currentUser(),
+        privateKey: { file: hosts[d.id]!.userKey },
+        hostKey: hosts[d.id]!.hostKeyPin,
+        roles: d.primary ? ['web', 'primary'] : ['web'],
+        ...(d.primary ? {} : { deployRoot: layout.host(d.id).deployRoot, bind: `127.0.0.1:${d.appPort}`, baseUrl: `http://127.0.0.1:${d.appPort}` }),
+      })),
       app: {
         repo: layout.originRepo,
         deployRoot: h.deployRoot,
@@ -148,7 +156,7 @@ export function renderDevConfig(
   return `# Generated by \`steward dev up\` for the local stack. Secrets are referenced by file, never written here.\n${stringify(config)}`;
 }
 
-const PARTS = ['temporal', 'postgres', 'sshd-staging', 'sshd-production'] as const;
+const PARTS = ['temporal', 'postgres', ...DEV_HOSTS.map((h) => `sshd-${h}` as const)] as const;
 
 export async function status(env: NodeJS.ProcessEnv = process.env): Promise<PartStatus[]> {
   const layout = devLayout(env);
@@ -167,8 +175,8 @@ export async function status(env: NodeJS.ProcessEnv = process.env): Promise<Part
       ready = await portOpen(ports.postgres);
       detail = `127.0.0.1:${ports.postgres}, data ${layout.pgData}`;
     } else {
-      const name = part.replace('sshd-', '') as DevEnvironment;
-      const port = name === 'staging' ? ports.sshStaging : ports.sshProduction;
+      const name = part.replace('sshd-', '') as DevHost;
+      const port = devHosts(ports).find((d) => d.id === name)!.sshPort;
       ready = await portOpen(port);
       detail = `ssh 127.0.0.1:${port}, deploy root ${layout.host(name).deployRoot}`;
     }
@@ -182,8 +190,8 @@ export async function down(log: Log, env: NodeJS.ProcessEnv = process.env): Prom
   const layout = devLayout(env);
   const results: { part: string; result: string }[] = [];
   const pidFiles: [string, string][] = [
-    ...ENVIRONMENTS.map((e) => [`gunicorn-${e}`, path.join(layout.host(e).sharedDir, 'gunicorn.pid')] as [string, string]),
-    ...ENVIRONMENTS.map((e) => [`sshd-${e}`, path.join(layout.pids, `sshd-${e}.pid`)] as [string, string]),
+    ...DEV_HOSTS.map((e) => [`gunicorn-${e}`, path.join(layout.host(e).sharedDir, 'gunicorn.pid')] as [string, string]),
+    ...DEV_HOSTS.map((e) => [`sshd-${e}`, path.join(layout.pids, `sshd-${e}.pid`)] as [string, string]),
     ['postgres', path.join(layout.pids, 'postgres.pid')],
     ['temporal', path.join(layout.pids, 'temporal.pid')],
   ];

@@ -115,3 +115,19 @@ export function rollbackPlan(input: RollbackInput): RollbackPlan {
       : steps.map((s) => s.action).join(' → ');
   return { steps, requiresHuman, summary };
 }
+
+/**
+ * The order for a fleet (and every deployment since hosts were named): put the previous code back on every switched
+ * host first, then reverse the migrations. The reverse still uses the new release's migration files, which stay on
+ * the primary host in releases/<id> whatever `current` points at; meanwhile the old code meets the new schema (the
+ * additive case a migration must allow anyway) instead of the new code meeting the old schema.
+ */
+export function codeBeforeMigrations(plan: RollbackPlan): RollbackPlan {
+  const reverse = plan.steps.filter((s) => s.action === 'reverse-migrations');
+  const restartAt = plan.steps.findIndex((s) => s.action === 'restart');
+  if (reverse.length === 0 || restartAt < 0) return plan;
+  const rest = plan.steps.filter((s) => s.action !== 'reverse-migrations');
+  const at = rest.findIndex((s) => s.action === 'restart') + 1;
+  const steps = [...rest.slice(0, at), ...reverse.map((s) => ({ ...s, reason: `${s.reason}; after the code is back on every switched host` })), ...rest.slice(at)];
+  return { ...plan, steps, summary: steps.map((s) => s.action).join(' → ') };
+}

@@ -17,11 +17,12 @@ import {
 } from '@temporalio/workflow';
 import type { StewardActivities } from '../activities';
 import type { BackupRecord, MigrationPlan, PlannedMigration } from '../activities/deployment/database';
+import { combineSmoke, rolloutBatches, type Fleet, type FleetHost, type HostDeployment } from '../contracts/fleet';
 import type { PreparedRelease } from '../activities/deployment/release';
 import type { SmokeResult } from '../activities/http/smoke';
 import { classifyMigrationSql, type MigrationClassification } from '../domain/migrations';
 import { compareInvariants, type DeclaredBalanceChange, type InvariantDifference, type InvariantSnapshot } from '../domain/invariants';
-import { rollbackPlan, type RollbackPlan } from '../domain/rollback';
+import { codeBeforeMigrations, rollbackPlan, type RollbackPlan } from '../domain/rollback';
 import { nextVersion } from '../domain/semver';
 import { gitRefProblem } from '../domain/gitref';
 import type { ChangeType } from '../domain/types';
@@ -124,6 +125,8 @@ export interface DeploymentRecord {
   invariants?: { before: InvariantSnapshot | null; after?: InvariantSnapshot; differences: InvariantDifference[]; preExisting?: InvariantDifference[] };
   smoke?: SmokeResult;
   restartMode?: string;
+  /** Each host's part, in the rolling order (deployments since hosts were named; see the fleet-deploy patch). */
+  hosts?: HostDeployment[];
   releaseTag?: string;
   rollback?: {
     plan: RollbackPlan;
@@ -275,23 +278,58 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   let plan: MigrationPlan | undefined;
   let migrationsApplied = false;
   let switched = false;
+  // Hosts: before the fleet-deploy patch a deployment ran every step on the environment's one (primary) host, with
+  // no host in the activity inputs; since, each host is named, prepared in parallel and switched in batches.
+  let fleet: Fleet | undefined;
+  let hosts: FleetHost[] = [{ name: '', web: true, primary: true }];
+  const preparedHosts: FleetHost[] = [];
+  const switchedHosts: FleetHost[] = [];
+  const onHostArg = (h: FleetHost) => (fleet ? { host: h.name } : {});
+  const label = (text: string, h: FleetHost) => (hosts.length > 1 ? `${text} on ${h.name}` : text);
+  const hostRecord = (h: FleetHost) => record.hosts?.find((x) => x.name === h.name);
   try {
     lock = await step('wait for the environment lock', () => acquireEnvironmentLock(env, record.workflowId));
     record.status = 'running';
-    const current = await activities.readCurrentRelease.executeWithOptions(opts(`read the live release on ${env}`), [{ environment: env }]);
-    record.previousReleaseId = current.releaseId === releaseId ? record.previousReleaseId : current.releaseId;
+    if (patched('fleet-deploy')) {
+      fleet = await activities.describeFleet.executeWithOptions(opts(`the hosts of ${env}`), [{ environment: env }]);
+      hosts = fleet.hosts;
+    }
+    const currents = await Promise.all(
+      hosts.map((h) => activities.readCurrentRelease.executeWithOptions(opts(label(`read the live release on ${env}`, h)), [{ environment: env, ...onHostArg(h) }])),
+    );
+    const previousOf = (id: string | null) => (id === releaseId ? null : id);
+    const primaryAt = Math.max(0, hosts.findIndex((h) => h.primary));
+    record.previousReleaseId = currents[primaryAt]!.releaseId === releaseId ? record.previousReleaseId : currents[primaryAt]!.releaseId;
+    if (fleet) {
+      record.hosts = hosts.map((h, i) => ({ name: h.name, web: h.web, primary: h.primary, previousReleaseId: previousOf(currents[i]!.releaseId), status: 'live' }));
+    }
 
-    // Prepare the release beside the live one (no change to what is served).
-    prepared = await step('pull the code', () =>
-      activities.prepareRelease.executeWithOptions(opts(`fetch ${input.gitRef} into releases/${releaseId}`), [{ environment: env, releaseId, gitRef: input.gitRef }]),
-      (r) => `commit ${r.commit.slice(0, 12)}${r.reused ? ' (release dir reused)' : ''}`,
+    // Prepare the release beside the live one on every host at once (no change to what is served).
+    const preparedAll = await settleAll(
+      hosts.map(async (h) => {
+        const p = await step(label('pull the code', h), () =>
+          activities.prepareRelease.executeWithOptions(opts(label(`fetch ${input.gitRef} into releases/${releaseId}`, h)), [{ environment: env, ...onHostArg(h), releaseId, gitRef: input.gitRef }]),
+          (r) => `commit ${r.commit.slice(0, 12)}${r.reused ? ' (release dir reused)' : ''}`,
+        );
+        preparedHosts.push(h);
+        if (h.primary) {
+          prepared = p;
+          record.commit = p.commit;
+        }
+        await step(label('virtualenv and requirements', h), () =>
+          activities.prepareVirtualenv.executeWithOptions(opts(label('virtualenv for the release requirements', h)), [{ environment: env, ...onHostArg(h), releaseId, requirementsHash: p.requirementsHash }]),
+          (r) => (r.installed ? `installed ${r.venv}` : `requirements unchanged, reused ${r.venv}`),
+        );
+        const rec = hostRecord(h);
+        if (rec) Object.assign(rec, { status: 'prepared', commit: p.commit });
+        return p;
+      }),
     );
-    record.commit = prepared.commit;
-    const venv = await step('virtualenv and requirements', () =>
-      activities.prepareVirtualenv.executeWithOptions(opts('virtualenv for the release requirements'), [{ environment: env, releaseId, requirementsHash: prepared!.requirementsHash }]),
-      (r) => (r.installed ? `installed ${r.venv}` : `requirements unchanged, reused ${r.venv}`),
-    );
-    void venv;
+    prepared = preparedAll[primaryAt]!;
+    const commits = [...new Set(preparedAll.map((p) => p.commit))];
+    if (commits.length > 1) {
+      throw new DeploymentFailed('pull the code', `the hosts resolved ${input.gitRef} to different commits (${hosts.map((h, i) => `${h.name} ${preparedAll[i]!.commit.slice(0, 12)}`).join(', ')}): refusing a mixed fleet`);
+    }
     plan = await step('plan migrations', () =>
       activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
       (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
@@ -301,13 +339,17 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     if (classification.level === 'forbidden') {
       record.status = 'refused';
       record.reason = `refused before anything ran: ${classification.findings.filter((f) => f.level === 'forbidden').map((f) => f.reason).join('; ')}`;
-      await activities.removeRelease.executeWithOptions(opts('remove the refused release dir'), [{ environment: env, releaseId }]);
+      await settleAll(hosts.map((h) => activities.removeRelease.executeWithOptions(opts(label('remove the refused release dir', h)), [{ environment: env, ...onHostArg(h), releaseId }])));
       return await finish();
     }
 
     // Static files and the verified backup side by side: neither touches what is served.
     const [, backup] = await Promise.all([
-      step('collectstatic', () => activities.collectStatic.executeWithOptions(opts('collectstatic into the new release'), [{ environment: env, releaseId }])),
+      settleAll(
+        hosts
+          .filter((h) => h.web)
+          .map((h) => step(label('collectstatic', h), () => activities.collectStatic.executeWithOptions(opts(label('collectstatic into the new release', h)), [{ environment: env, ...onHostArg(h), releaseId }]))),
+      ),
       step('back up the database', () =>
         activities.backupDatabase.executeWithOptions(opts(`pg_dump + pg_restore --list of ${env}`), [{ environment: env, backupId: releaseId }]),
         (b) => `${b.file}, ${b.sizeBytes} bytes, sha256 ${b.sha256.slice(0, 16)}…, ${b.verifiedEntries} entries verified`,
@@ -335,23 +377,52 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       await step('run migrations', () => activities.runMigrations.executeWithOptions(opts(`migrate ${plan!.planned.length} migration(s)`), [{ environment: env, releaseId }]));
     }
     switched = true;
-    await step('switch current', () => activities.switchRelease.executeWithOptions(opts(`switch current to ${releaseId}`), [{ environment: env, releaseId }]));
-    const restart = await step('restart gunicorn', () => activities.restartApp.executeWithOptions(opts('graceful restart of Gunicorn'), [{ environment: env, releaseId }]), (r) => r.mode);
-    record.restartMode = restart.mode;
-    // A module frozen by an open incident stays frozen through a hotfix: the smoke test proves the freeze holds
-    // (posting refused) instead of failing on it.
-    const frozenModules = patched('smoke-knows-frozen-modules')
-      ? await activities.listDisabledModules.executeWithOptions(opts('module flags that are off (frozen by an incident)'), [{ environment: env, releaseId }])
-      : [];
-    record.smoke = await step('smoke tests', () =>
-      smoke.smokeTest.executeWithOptions(opts(input.stagingChecks ? 'smoke + staging checks (§7, §9)' : 'smoke checklist (§9)'), [
-        { environment: env, staging: input.stagingChecks, ...(frozenModules.length ? { disabledModules: frozenModules } : {}) },
-      ]),
-      (s) => `${s.checks.filter((c) => c.ok).length}/${s.checks.length} checks green`,
-    );
-    if (!record.smoke.ok) {
-      const failed = record.smoke.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-      throw new DeploymentFailed('smoke tests', `smoke tests failed: ${failed.join('; ')}`);
+    // Host by host (or in the configured batches): each batch is switched, restarted and smoke-tested before the
+    // next one is touched, so a failure leaves the rest of the fleet on the previous release.
+    let frozenModules: string[] | undefined;
+    const smokeResults: { host: string; result: SmokeResult }[] = [];
+    for (const batch of fleet ? rolloutBatches(hosts, fleet.batchSize) : [hosts]) {
+      await settleAll(
+        batch.map(async (h) => {
+          switchedHosts.push(h);
+          const rec = hostRecord(h);
+          if (rec) rec.status = 'switching';
+          await step(label('switch current', h), () => activities.switchRelease.executeWithOptions(opts(label(`switch current to ${releaseId}`, h)), [{ environment: env, ...onHostArg(h), releaseId }]));
+          const restart = await step(label('restart gunicorn', h), () => activities.restartApp.executeWithOptions(opts(label('graceful restart of Gunicorn', h)), [{ environment: env, ...onHostArg(h), releaseId }]), (r) => r.mode).catch((err) => {
+            if (rec) Object.assign(rec, { status: 'failed', detail: failureMessage(err) });
+            throw err;
+          });
+          record.restartMode ??= restart.mode;
+          if (rec) rec.restartMode = restart.mode;
+        }),
+      );
+      // A module frozen by an open incident stays frozen through a hotfix: the smoke test proves the freeze holds
+      // (posting refused) instead of failing on it.
+      frozenModules ??= patched('smoke-knows-frozen-modules')
+        ? await activities.listDisabledModules.executeWithOptions(opts('module flags that are off (frozen by an incident)'), [{ environment: env, releaseId }])
+        : [];
+      const disabled = frozenModules;
+      const results = await settleAll(
+        batch.map((h) =>
+          step(label('smoke tests', h), () =>
+            smoke.smokeTest.executeWithOptions(opts(label(input.stagingChecks ? 'smoke + staging checks (§7, §9)' : 'smoke checklist (§9)', h)), [
+              { environment: env, ...onHostArg(h), staging: input.stagingChecks, ...(disabled.length ? { disabledModules: disabled } : {}) },
+            ]),
+            (s) => `${s.checks.filter((c) => c.ok).length}/${s.checks.length} checks green`,
+          ),
+        ),
+      );
+      batch.forEach((h, i) => {
+        smokeResults.push({ host: h.name, result: results[i]! });
+        const rec = hostRecord(h);
+        if (rec) Object.assign(rec, { smoke: results[i], status: results[i]!.ok ? 'serving' : 'failed' });
+      });
+      record.smoke = hosts.length > 1 ? combineSmoke(smokeResults) : results[0];
+      const failedAt = batch.findIndex((_, i) => !results[i]!.ok);
+      if (failedAt >= 0) {
+        const failed = results[failedAt]!.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+        throw new DeploymentFailed('smoke tests', `smoke tests failed${hosts.length > 1 ? ` on ${batch[failedAt]!.name}` : ''}: ${failed.join('; ')}`);
+      }
     }
     const after = await step('financial invariants after', () =>
       activities.readInvariants.executeWithOptions(opts('financial invariants after'), [{ environment: env, releaseId }]),
@@ -373,16 +444,23 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       record.releaseTag = tagged.tag;
     }
     record.status = 'deployed';
-    await activities.pruneReleases
-      .executeWithOptions(opts('prune old releases'), [{ environment: env, keep: [releaseId, ...(record.previousReleaseId ? [record.previousReleaseId] : [])] }])
-      .catch((err) => log.warn('pruning old releases failed', { error: failureMessage(err) }));
+    await settleAll(
+      hosts.map((h) => {
+        const prev = fleet ? hostRecord(h)?.previousReleaseId : record.previousReleaseId;
+        return activities.pruneReleases
+          .executeWithOptions(opts(label('prune old releases', h)), [{ environment: env, ...onHostArg(h), keep: [releaseId, ...(prev ? [prev] : [])] }])
+          .catch((err) => log.warn('pruning old releases failed', { error: failureMessage(err), host: h.name }));
+      }),
+    );
     return await finish();
   } catch (err) {
     record.reason = failureMessage(err);
-    if (!prepared || (!switched && !migrationsApplied)) {
+    if (preparedHosts.length === 0 || (!switched && !migrationsApplied)) {
       // Nothing on the host changed what is served: the live release is untouched.
       record.status = 'rolled-back';
-      if (prepared) await activities.removeRelease.executeWithOptions(opts('remove the unused release dir'), [{ environment: env, releaseId }]).catch(() => undefined);
+      await settleAll(
+        preparedHosts.map((h) => activities.removeRelease.executeWithOptions(opts(label('remove the unused release dir', h)), [{ environment: env, ...onHostArg(h), releaseId }]).catch(() => undefined)),
+      );
       return await finish();
     }
     await rollback();
@@ -392,7 +470,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   async function rollback(): Promise<void> {
     record.status = 'rolling-back';
     const planned = plan?.planned ?? [];
-    const rb = rollbackPlan({
+    const planned0 = rollbackPlan({
       changeType: input.changeType,
       migrationsApplied: migrationsApplied ? planned.map((m) => ({ app: m.app, name: m.name, reversible: !m.irreversible })) : [],
       releaseSwitched: switched,
@@ -400,6 +478,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       previousRelease: record.previousReleaseId ?? undefined,
       featureFlag: input.featureModules?.[0],
     });
+    const rb = fleet ? codeBeforeMigrations(planned0) : planned0;
     const r: NonNullable<DeploymentRecord['rollback']> = { plan: rb, done: [], failedCompensations: [], manualSteps: [], incidentRequired: false };
     record.rollback = r;
     const compensate = async (action: string, fn: () => Promise<string>) => {
@@ -455,22 +534,34 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
           break;
         }
         case 'switch-to-previous-release':
-          if (prev) {
-            await compensate('switch to the previous release', async () => {
-              await activities.switchRelease.executeWithOptions(opts(`switch current back to ${prev}`), [{ environment: env, releaseId: prev }]);
-              return `current → ${prev}`;
-            });
-          } else {
-            r.failedCompensations.push({ action: 'switch to the previous release', error: 'there is no previous release (first deployment): the app stays down' });
-          }
+          // Exactly the hosts this deployment switched (in parallel: each one is on its own); the others never
+          // left their previous release.
+          await settleAll(
+            switchedHosts.map(async (h) => {
+              const hostPrev = fleet ? hostRecord(h)!.previousReleaseId : prev;
+              if (hostPrev) {
+                await compensate(label('switch to the previous release', h), async () => {
+                  await activities.switchRelease.executeWithOptions(opts(label(`switch current back to ${hostPrev}`, h)), [{ environment: env, ...onHostArg(h), releaseId: hostPrev }]);
+                  return `current → ${hostPrev}`;
+                });
+              } else {
+                r.failedCompensations.push({ action: label('switch to the previous release', h), error: 'there is no previous release (first deployment): the app stays down' });
+              }
+            }),
+          );
           break;
         case 'restart':
-          if (prev) {
-            await compensate('restart gunicorn', async () => {
-              const res = await activities.restartApp.executeWithOptions(opts('restart Gunicorn on the previous release'), [{ environment: env, releaseId: prev }]);
-              return res.mode;
-            });
-          }
+          await settleAll(
+            switchedHosts.map(async (h) => {
+              const hostPrev = fleet ? hostRecord(h)!.previousReleaseId : prev;
+              if (hostPrev) {
+                await compensate(label('restart gunicorn', h), async () => {
+                  const res = await activities.restartApp.executeWithOptions(opts(label('restart Gunicorn on the previous release', h)), [{ environment: env, ...onHostArg(h), releaseId: hostPrev }]);
+                  return res.mode;
+                });
+              }
+            }),
+          );
           break;
         case 'manual-reversal-steps': {
           record.status = 'awaiting-manual-steps';
@@ -486,12 +577,39 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
           break;
       }
     }
-    if (prev) {
-      const disabledModules = r.done.filter((d) => d.ok && d.action.startsWith('disable ')).map((d) => d.action.slice('disable '.length));
-      r.smokeAfter = await smoke.smokeTest
-        .executeWithOptions(opts('smoke tests of the previous release'), [{ environment: env, staging: false, disabledModules }])
-        .catch((err) => ({ ok: false, checks: [{ name: 'smoke', ok: false, ms: 0, detail: failureMessage(err) }], durationMs: 0 }));
-      if (!r.smokeAfter.ok) r.failedCompensations.push({ action: 'smoke after rollback', error: 'the previous release is not green' });
+    const disabledModules = r.done.filter((d) => d.ok && d.action.startsWith('disable ')).map((d) => d.action.slice('disable '.length));
+    if (!fleet) {
+      if (prev) {
+        r.smokeAfter = await smoke.smokeTest
+          .executeWithOptions(opts('smoke tests of the previous release'), [{ environment: env, staging: false, disabledModules }])
+          .catch((err) => ({ ok: false, checks: [{ name: 'smoke', ok: false, ms: 0, detail: failureMessage(err) }], durationMs: 0 }));
+        if (!r.smokeAfter.ok) r.failedCompensations.push({ action: 'smoke after rollback', error: 'the previous release is not green' });
+      }
+    } else {
+      // Every web host that has a previous release, switched or not: the fleet is green again, or it is not.
+      const checked = hosts.filter((h) => h.web && hostRecord(h)!.previousReleaseId);
+      const after = await settleAll(
+        checked.map((h) =>
+          smoke.smokeTest
+            .executeWithOptions(opts(label('smoke tests of the previous release', h)), [{ environment: env, ...onHostArg(h), staging: false, disabledModules }])
+            .catch((err): SmokeResult => ({ ok: false, checks: [{ name: 'smoke', ok: false, ms: 0, detail: failureMessage(err) }], durationMs: 0 })),
+        ),
+      );
+      checked.forEach((h, i) => {
+        hostRecord(h)!.smokeAfter = after[i];
+        if (!after[i]!.ok) r.failedCompensations.push({ action: label('smoke after rollback', h), error: 'the previous release is not green' });
+      });
+      if (checked.length) r.smokeAfter = hosts.length > 1 ? combineSmoke(checked.map((h, i) => ({ host: h.name, result: after[i]! }))) : after[0];
+      for (const h of hosts) {
+        const rec = hostRecord(h)!;
+        if (!switchedHosts.includes(h)) {
+          rec.status = 'live';
+          rec.detail = `never switched: still on ${rec.previousReleaseId ?? 'no release'}`;
+          continue;
+        }
+        const failedHere = r.failedCompensations.some((f) => f.action.endsWith(` on ${h.name}`) || (hosts.length === 1 && /switch|restart|smoke after/.test(f.action)));
+        rec.status = failedHere ? 'rollback-failed' : 'rolled-back';
+      }
     }
     record.status = r.failedCompensations.length ? 'rollback-failed' : 'rolled-back';
     if (r.incidentRequired && env === 'production' && patched('open-incident-on-rollback')) await openIncident(r);
@@ -534,6 +652,14 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     await condition(allHandlersFinished);
     return record;
   }
+}
+
+/** Waits for every promise, then fails with the first failure: a failed host never leaves a sibling step running unseen. */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 function failureMessage(err: unknown): string {

@@ -1,7 +1,8 @@
-// What every deployment activity shares: the environment's config, its (first) host, SSH with heartbeats.
+// What every deployment activity shares: the environment's config, the host a step runs on, SSH with heartbeats.
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { RemoteCommand } from '../../commands/shell';
-import type { EnvironmentConfig, HostConfig, StewardConfig } from '../../config/schema';
+import { primaryHost, type EnvironmentConfig, type HostConfig, type StewardConfig } from '../../config/schema';
 import { environmentOf } from '../environment';
 import type { ExecOptions, ExecResult, SshPool } from '../remote/ssh';
 
@@ -25,10 +26,29 @@ export function heartbeat(detail: string): void {
   }
 }
 
-export function onHost(deps: DeploymentDeps, environment: string): HostRun {
-  const env = environmentOf(deps.config, environment);
-  // The dev stack and the demo have one host per environment; several hosts would run each step per host.
-  const host = env.hosts[0]!;
+/**
+ * The named host of the environment, or its primary when no host is named (the database steps, and every step of
+ * a deployment recorded before hosts were named). `env.app` is the host's view of the app: its own deploy root,
+ * bind and base URL where the host config sets them.
+ */
+export function onHost(deps: DeploymentDeps, environment: string, hostName?: string): HostRun {
+  const base = environmentOf(deps.config, environment);
+  const host = hostName === undefined ? primaryHost(base) : base.hosts.find((h) => h.name === hostName);
+  if (!host) {
+    throw ApplicationFailure.nonRetryable(
+      `host ${JSON.stringify(hostName)} is not in environment ${environment} (hosts: ${base.hosts.map((h) => h.name).join(', ')})`,
+      'UnknownHost',
+    );
+  }
+  const env: EnvironmentConfig = {
+    ...base,
+    app: {
+      ...base.app,
+      deployRoot: host.deployRoot ?? base.app.deployRoot,
+      bind: host.bind ?? base.app.bind,
+      baseUrl: host.baseUrl ?? base.app.baseUrl,
+    },
+  };
   return {
     env,
     host,

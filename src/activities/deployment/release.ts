@@ -29,8 +29,8 @@ export interface PreparedRelease {
 export function createReleaseActivities(deps: DeploymentDeps) {
   return {
     /** Fetches the ref into releases/<id>; never touches the live release. Idempotent: a whole release dir is reused. */
-    async prepareRelease(input: { environment: string; releaseId: string; gitRef: string }): Promise<PreparedRelease> {
-      const h = onHost(deps, input.environment);
+    async prepareRelease(input: { environment: string; host?: string; releaseId: string; gitRef: string }): Promise<PreparedRelease> {
+      const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
       await h.run(ensureMirror(p, h.env.app.repo));
       await h.run(fetchMirror(p));
@@ -48,8 +48,8 @@ export function createReleaseActivities(deps: DeploymentDeps) {
     },
 
     /** One venv per requirements hash: unchanged requirements cost nothing; old releases keep their own venv. */
-    async prepareVirtualenv(input: { environment: string; releaseId: string; requirementsHash: string }): Promise<{ venv: string; installed: boolean }> {
-      const h = onHost(deps, input.environment);
+    async prepareVirtualenv(input: { environment: string; host?: string; releaseId: string; requirementsHash: string }): Promise<{ venv: string; installed: boolean }> {
+      const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
       const venv = venvPath(p.venvs, input.requirementsHash);
       await h.run(cmd(['mkdir', '-p', '--', p.venvs]));
@@ -63,15 +63,15 @@ export function createReleaseActivities(deps: DeploymentDeps) {
       return { venv, installed };
     },
 
-    async collectStatic(input: { environment: string; releaseId: string }): Promise<{ durationMs: number }> {
-      const h = onHost(deps, input.environment);
+    async collectStatic(input: { environment: string; host?: string; releaseId: string }): Promise<{ durationMs: number }> {
+      const h = onHost(deps, input.environment, input.host);
       const r = await h.run(collectStaticCommand(releasePaths(h.env.app.deployRoot, input.releaseId).release));
       return { durationMs: r.durationMs };
     },
 
     /** The release `current` points at, as a release id (null before the first deployment). */
-    async readCurrentRelease(input: { environment: string }): Promise<{ releaseId: string | null }> {
-      const h = onHost(deps, input.environment);
+    async readCurrentRelease(input: { environment: string; host?: string }): Promise<{ releaseId: string | null }> {
+      const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, 'probe');
       const target = (await h.run(readCurrent(p))).stdout.trim();
       if (!target) return { releaseId: null };
@@ -80,8 +80,8 @@ export function createReleaseActivities(deps: DeploymentDeps) {
     },
 
     /** Atomic switch of `current`. Idempotent: switching to where it already points changes nothing. */
-    async switchRelease(input: { environment: string; releaseId: string }): Promise<{ previousReleaseId: string | null }> {
-      const h = onHost(deps, input.environment);
+    async switchRelease(input: { environment: string; host?: string; releaseId: string }): Promise<{ previousReleaseId: string | null }> {
+      const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
       const before = (await h.run(readCurrent(p))).stdout.trim();
       await h.run(cmd(['test', '-f', p.marker]));
@@ -95,9 +95,9 @@ export function createReleaseActivities(deps: DeploymentDeps) {
      * their requests); a full restart when the dependencies changed, since a HUP keeps the master's interpreter.
      * Waits until /healthz reports the expected release.
      */
-    async restartApp(input: { environment: string; releaseId: string }): Promise<{ mode: 'started' | 'reloaded' | 'restarted'; durationMs: number }> {
+    async restartApp(input: { environment: string; host?: string; releaseId: string }): Promise<{ mode: 'started' | 'reloaded' | 'restarted'; durationMs: number }> {
       const started = Date.now();
-      const h = onHost(deps, input.environment);
+      const h = onHost(deps, input.environment, input.host);
       const root = h.env.app.deployRoot;
       const p = releasePaths(root, input.releaseId);
       const venv = (await h.run(cmd(['readlink', '--', `${p.release}/.venv`]))).stdout.trim();
@@ -130,16 +130,16 @@ export function createReleaseActivities(deps: DeploymentDeps) {
       return { mode, durationMs: Date.now() - started };
     },
 
-    async removeRelease(input: { environment: string; releaseId: string }): Promise<void> {
-      const h = onHost(deps, input.environment);
+    async removeRelease(input: { environment: string; host?: string; releaseId: string }): Promise<void> {
+      const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
       const current = (await h.run(readCurrent(p))).stdout.trim();
       if (current === p.release) throw ApplicationFailure.nonRetryable('refusing to remove the live release', 'LiveRelease');
       await h.run(removeRelease(p));
     },
 
-    async pruneReleases(input: { environment: string; keep: string[] }): Promise<void> {
-      const h = onHost(deps, input.environment);
+    async pruneReleases(input: { environment: string; host?: string; keep: string[] }): Promise<void> {
+      const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, 'probe');
       await h.run(pruneReleases(p, h.env.app.releasesToKeep, input.keep));
     },
