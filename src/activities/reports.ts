@@ -1,5 +1,6 @@
 // The post-deployment report (playbook §12): Markdown from the change's state and its deployment records,
 // written to <reportsDir>/<changeId>.md. Rendering lives here (not in the workflow) so it may change freely.
+import { describeHosts } from '../contracts/fleet';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,6 +30,8 @@ function deploymentSection(d: DeploymentRecord): string[] {
   const retries = d.steps.filter((s) => s.outcome === 'failed').length;
   out.push(`- Failed steps: ${retries}; rollback: ${d.rollback ? `${d.rollback.plan.summary} (${d.rollback.done.map((x) => `${x.action}: ${x.ok ? 'ok' : 'FAILED'}`).join('; ')})` : 'none'}`);
   if (d.smoke) out.push(`- Smoke tests: ${d.smoke.ok ? 'green' : 'RED'} in ${ms(d.smoke.durationMs)}: ${d.smoke.checks.map((c) => `${c.name} ${c.ok ? 'ok' : 'FAILED'} (${ms(c.ms)})`).join(', ')}`);
+  const hosts = describeHosts(d.hosts);
+  if (hosts.length) out.push(`- Hosts (in the rolling order):`, ...hosts.map((h) => `  - ${h}`));
   if (d.invariants) out.push(`- Financial invariants: ${d.invariants.differences.length ? d.invariants.differences.map((x) => `${x.tenant}.${x.metric}`).join(', ') : 'unchanged'}`);
   out.push('', '| step | outcome | duration | detail |', '|---|---|---|---|');
   for (const s of d.steps) out.push(`| ${cell(s.name)} | ${s.outcome} | ${ms(s.durationMs)} | ${cell(s.detail)} |`);

@@ -1,4 +1,5 @@
 // Shared by the change verbs: config + policy, the client, the change handle, update errors, formatting.
+import { describeHosts } from '../contracts/fleet';
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -72,7 +73,10 @@ export function describeState(s: ChangeState, url?: string): string {
   ];
   if (s.awaiting.length) lines.push(`  awaiting: ${s.awaiting.join(', ')} — ${s.missing.join(', ')}`);
   if (s.window && !s.window.open) lines.push(`  production window closed: ${s.window.reason}${s.window.nextOpeningAt ? `; opens ${s.window.nextOpeningAt}` : ''}`);
-  for (const d of s.deployments) lines.push(`  deployment ${d.workflowId}: ${d.status}${d.releaseTag ? ` ${d.releaseTag}` : ''}${d.reason ? ` — ${d.reason}` : ''}`);
+  for (const d of s.deployments) {
+    lines.push(`  deployment ${d.workflowId}: ${d.status}${d.releaseTag ? ` ${d.releaseTag}` : ''}${d.reason ? ` — ${d.reason}` : ''}`);
+    for (const h of describeHosts(d.hosts)) lines.push(`    host ${h}`);
+  }
   if (s.runningDeployment) lines.push(`  deployment ${s.runningDeployment}: running`);
   if (s.rejectedAttempts.length) lines.push(`  rejected attempts: ${s.rejectedAttempts.map((a) => `${a.message} by ${a.by ?? '?'}: ${a.reason}`).join(' | ')}`);
   if (s.reportPath) lines.push(`  report: ${s.reportPath}`);

@@ -50,3 +50,12 @@ export function combineSmoke(results: { host: string; result: SmokeResult }[]): 
     durationMs: results.reduce((n, r) => n + r.result.durationMs, 0),
   };
 }
+
+/** Pure: one line per host for `status`, the Web UI details and the report. */
+export function describeHosts(hosts: HostDeployment[] | undefined): string[] {
+  return (hosts ?? []).map((h) => {
+    const role = [h.primary ? 'primary' : '', h.web ? '' : 'no web'].filter(Boolean).join(', ');
+    const smoke = (s: SmokeResult | undefined, what: string) => (s ? `, ${what} ${s.checks.filter((c) => c.ok).length}/${s.checks.length}` : '');
+    return `${h.name}${role ? ` (${role})` : ''}: ${h.status}; previous ${h.previousReleaseId ?? 'none'}${h.restartMode ? `, ${h.restartMode}` : ''}${smoke(h.smoke, 'smoke')}${smoke(h.smokeAfter, 'smoke after rollback')}${h.detail ? ` — ${h.detail}` : ''}`;
+  });
+}

@@ -8,6 +8,7 @@ import {
   defineUpdate,
   proxyActivities,
   setHandler,
+  setCurrentDetails,
   workflowInfo,
   allHandlersFinished,
   log,
@@ -26,6 +27,7 @@ import { codeBeforeMigrations, rollbackPlan, type RollbackPlan } from '../domain
 import { nextVersion } from '../domain/semver';
 import { gitRefProblem } from '../domain/gitref';
 import type { ChangeType } from '../domain/types';
+import { renderDeploymentDetails } from './deployment-details';
 import { acquireEnvironmentLock, type HeldLock } from './lock-client';
 import { incidentWorkflowId, type IncidentInput } from './incident-api';
 
@@ -245,6 +247,8 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   async function step<T>(name: string, fn: () => Promise<T>, describe?: (r: T) => string): Promise<T> {
     const s: StepRecord = { name, startedAt: now(), outcome: 'running' };
     record.steps.push(s);
+    // The Web UI's details: metadata, not a command, so it changes no history.
+    setCurrentDetails(renderDeploymentDetails(record));
     const t0 = Date.now();
     try {
       const r = await fn();
@@ -258,6 +262,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     } finally {
       s.finishedAt = now();
       s.durationMs = Date.now() - t0;
+      setCurrentDetails(renderDeploymentDetails(record));
     }
   }
   const env = input.environment;
@@ -648,6 +653,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
 
   async function finish(): Promise<DeploymentRecord> {
     record.finishedAt = now();
+    setCurrentDetails(renderDeploymentDetails(record));
     if (lock) await lock.release();
     await condition(allHandlersFinished);
     return record;

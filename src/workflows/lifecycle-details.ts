@@ -1,4 +1,5 @@
 // The live Markdown checklist shown in the Web UI (setCurrentDetails). Pure.
+import { describeHosts } from '../contracts/fleet';
 import type { Phase } from '../domain/lifecycle';
 import type { ChangeState } from './lifecycle-api';
 
@@ -22,7 +23,10 @@ export function renderDetails(s: ChangeState): string {
   }
   if (s.awaiting.length) lines.push('', `**Awaiting:** ${s.awaiting.join(', ')} (${s.missing.join(', ')})`);
   if (s.window) lines.push('', `**Production window:** ${s.window.open ? 'open' : `closed — ${s.window.reason}${s.window.nextOpeningAt ? `; opens ${s.window.nextOpeningAt}` : ''}`}`);
-  for (const d of s.deployments) lines.push(`- deployment ${d.workflowId}: **${d.status}**${d.releaseTag ? ` (${d.releaseTag})` : ''}`);
+  for (const d of s.deployments) {
+    lines.push(`- deployment ${d.workflowId}: **${d.status}**${d.releaseTag ? ` (${d.releaseTag})` : ''}`);
+    for (const h of describeHosts(d.hosts)) lines.push(`  - host ${h}`);
+  }
   if (s.runningDeployment) lines.push(`- deployment ${s.runningDeployment}: running`);
   if (s.rejectedAttempts.length) lines.push('', `**Rejected attempts:** ${s.rejectedAttempts.length} (last: ${s.rejectedAttempts[s.rejectedAttempts.length - 1]!.reason})`);
   if (s.reportPath) lines.push('', `**Report:** ${s.reportPath}`);

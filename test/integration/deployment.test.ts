@@ -83,7 +83,7 @@ describe('deployment on production (real stack)', () => {
       const before = await healthz(config, 'production');
       const r = await deploy(client, config, deployInput({ gitRef: 'r04-smoke-fails', environment: 'production' }));
       assert.equal(r.status, 'rolled-back', r.reason);
-      assert.match(r.reason ?? '', /smoke tests failed: dashboard/);
+      assert.match(r.reason ?? '', /smoke tests failed( on production-1)?: dashboard/);
       assert.equal(r.rollback?.smokeAfter?.ok, true);
       const now = await healthz(config, 'production');
       assert.equal(now.release_dir, before.release_dir);

@@ -1,0 +1,13 @@
+// The live Markdown shown in the Web UI for a deployment (setCurrentDetails): status, each host, the steps. Pure.
+import { describeHosts } from '../contracts/fleet';
+import type { DeploymentRecord } from './deployment';
+
+export function renderDeploymentDetails(d: DeploymentRecord): string {
+  const lines = [`## ${d.environment}: release ${d.releaseId}`, '', `**${d.status}**${d.reason ? ` — ${d.reason}` : ''}`, ''];
+  lines.push(`${d.gitRef}${d.commit ? ` (${d.commit.slice(0, 12)})` : ''}; previous release ${d.previousReleaseId ?? 'none'}`);
+  const hosts = describeHosts(d.hosts);
+  if (hosts.length) lines.push('', '**Hosts**', ...hosts.map((h) => `- ${h}`));
+  lines.push('', '**Steps**', ...d.steps.map((s) => `- [${s.outcome === 'ok' ? 'x' : ' '}] ${s.name}: ${s.outcome}${s.detail ? ` — ${s.detail.slice(0, 160)}` : ''}`));
+  if (d.rollback) lines.push('', `**Rollback:** ${d.rollback.plan.summary}`, ...d.rollback.done.map((x) => `- ${x.action}: ${x.ok ? 'ok' : 'FAILED'}`));
+  return lines.join('\n');
+}
