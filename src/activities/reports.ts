@@ -30,6 +30,7 @@ function deploymentSection(d: DeploymentRecord): string[] {
   const retries = d.steps.filter((s) => s.outcome === 'failed').length;
   out.push(`- Failed steps: ${retries}; rollback: ${d.rollback ? `${d.rollback.plan.summary} (${d.rollback.done.map((x) => `${x.action}: ${x.ok ? 'ok' : 'FAILED'}`).join('; ')})` : 'none'}`);
   if (d.smoke) out.push(`- Smoke tests: ${d.smoke.ok ? 'green' : 'RED'} in ${ms(d.smoke.durationMs)}: ${d.smoke.checks.map((c) => `${c.name} ${c.ok ? 'ok' : 'FAILED'} (${ms(c.ms)})`).join(', ')}`);
+  if (d.limits?.length) out.push('- What the playbook could not do for this app:', ...d.limits.map((l) => `  - ${l}`));
   const hosts = describeHosts(d.hosts);
   if (hosts.length) out.push(`- Hosts (in the rolling order):`, ...hosts.map((h) => `  - ${h}`));
   if (d.invariants) out.push(`- Financial invariants: ${d.invariants.differences.length ? d.invariants.differences.map((x) => `${x.tenant}.${x.metric}`).join(', ') : 'unchanged'}`);

@@ -76,6 +76,7 @@ export function describeState(s: ChangeState, url?: string): string {
   for (const d of s.deployments) {
     lines.push(`  deployment ${d.workflowId}: ${d.status}${d.releaseTag ? ` ${d.releaseTag}` : ''}${d.reason ? ` — ${d.reason}` : ''}`);
     for (const h of describeHosts(d.hosts)) lines.push(`    host ${h}`);
+    for (const l of d.limits ?? []) lines.push(`    cannot: ${l}`);
   }
   if (s.runningDeployment) lines.push(`  deployment ${s.runningDeployment}: running`);
   if (s.rejectedAttempts.length) lines.push(`  rejected attempts: ${s.rejectedAttempts.map((a) => `${a.message} by ${a.by ?? '?'}: ${a.reason}`).join(' | ')}`);

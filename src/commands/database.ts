@@ -54,3 +54,62 @@ export function pgRestore(t: PgTarget, file: string, pgBin = ''): RemoteCommand 
     command: cmd([`${pgBin}pg_restore`, ...connArgs(t), '--clean', '--if-exists', '--no-owner', '--single-transaction', '--dbname', t.database, '--', file]),
   };
 }
+
+/**
+ * One invariant query in a read-only transaction (BEGIN READ ONLY … ROLLBACK: a query that tried to write would
+ * fail), CSV out, no psqlrc. The query is one SELECT, validated by the config schema; psql takes it as one -c.
+ */
+export function readOnlyQuery(t: PgTarget, query: string, pgBin = ''): RemoteCommand {
+  if (/;\s*\S/.test(query)) throw new Error('an invariant query must be one statement');
+  return {
+    kind: 'secretStdin',
+    envName: 'PGPASSWORD',
+    command: cmd([
+      `${pgBin}psql`,
+      '--no-psqlrc',
+      '--quiet',
+      '--csv',
+      '--set=ON_ERROR_STOP=1',
+      ...connArgs(t),
+      '--dbname',
+      t.database,
+      '--command=BEGIN TRANSACTION READ ONLY',
+      `--command=${query}`,
+      '--command=ROLLBACK',
+    ]),
+  };
+}
+
+/** Parses psql --csv output (RFC 4180 quoting) into rows keyed by the header. */
+export function parseCsv(text: string): Record<string, string>[] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  const endField = () => {
+    row.push(field);
+    field = '';
+  };
+  const endRow = () => {
+    endField();
+    rows.push(row);
+    row = [];
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') endField();
+    else if (c === '\n') endRow();
+    else if (c !== '\r') field += c;
+  }
+  if (field !== '' || row.length) endRow();
+  const [header, ...body] = rows;
+  if (!header) return [];
+  return body.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
+}

@@ -8,6 +8,7 @@ export interface GunicornSpec {
   workers: number;
   /** The venv the master runs from, remembered in its environment. */
   venv: string;
+  settingsModule?: string;
 }
 
 export const pidFile = (deployRoot: string) => `${deployRoot}/shared/gunicorn.pid`;
@@ -34,7 +35,7 @@ export function startGunicorn(s: GunicornSpec): RemoteCommand {
       '--error-logfile',
       `${s.deployRoot}/shared/logs/gunicorn-error.log`,
     ],
-    { cwd: current, env: { PWD: current, STEWARD_VENV: s.venv } },
+    { cwd: current, env: { PWD: current, STEWARD_VENV: s.venv, ...(s.settingsModule ? { DJANGO_SETTINGS_MODULE: s.settingsModule } : {}) } },
   );
 }
 

@@ -38,32 +38,51 @@ export function linkVenv(venv: string, releaseDir: string): RemoteCommand {
   return cmd(['ln', '-sfn', '--', venv, `${releaseDir}/.venv`]);
 }
 
-/** `python manage.py …` in a release dir with the release's own venv; the app reads its secrets from shared/app.env. */
-export function manage(releaseDir: string, args: string[]): RemoteCommand {
-  return cmd([`${releaseDir}/.venv/bin/python`, 'manage.py', ...args], { cwd: releaseDir });
+/** A release dir with the app contract's manage.py path and settings module (a bare path: the demo's layout). */
+export interface AppRelease {
+  dir: string;
+  managePy: string;
+  settingsModule?: string;
+}
+export type ReleaseRef = string | AppRelease;
+
+export function appRelease(app: { managePy: string; settingsModule: string }, dir: string): AppRelease {
+  return { dir, managePy: app.managePy, settingsModule: app.settingsModule };
 }
 
-export const collectStatic = (releaseDir: string) => manage(releaseDir, ['collectstatic', '--noinput']);
-export const migratePlan = (releaseDir: string) => manage(releaseDir, ['migrate', '--plan', '--noinput']);
-export const showMigrations = (releaseDir: string) => manage(releaseDir, ['showmigrations', '--list']);
-export const migrate = (releaseDir: string) => manage(releaseDir, ['migrate', '--noinput']);
-export const financialInvariants = (releaseDir: string) => manage(releaseDir, ['financial_invariants']);
+export const releaseDirOf = (r: ReleaseRef) => (typeof r === 'string' ? r : r.dir);
 
-export function sqlMigrate(releaseDir: string, app: string, name: string, backwards = false): RemoteCommand {
+/**
+ * `python <managePy> …` in a release dir with the release's own venv and the configured DJANGO_SETTINGS_MODULE;
+ * the app reads its secrets from its own files on the host (the demo: shared/app.env).
+ */
+export function manage(release: ReleaseRef, args: string[]): RemoteCommand {
+  const r = typeof release === 'string' ? { dir: release, managePy: 'manage.py' } : release;
+  const env = typeof release !== 'string' && release.settingsModule ? { DJANGO_SETTINGS_MODULE: release.settingsModule } : undefined;
+  return cmd([`${r.dir}/.venv/bin/python`, r.managePy, ...args], { cwd: r.dir, ...(env ? { env } : {}) });
+}
+
+export const collectStatic = (releaseDir: ReleaseRef) => manage(releaseDir, ['collectstatic', '--noinput']);
+export const migratePlan = (releaseDir: ReleaseRef) => manage(releaseDir, ['migrate', '--plan', '--noinput']);
+export const showMigrations = (releaseDir: ReleaseRef) => manage(releaseDir, ['showmigrations', '--list']);
+export const migrate = (releaseDir: ReleaseRef) => manage(releaseDir, ['migrate', '--noinput']);
+export const financialInvariants = (releaseDir: ReleaseRef) => manage(releaseDir, ['financial_invariants']);
+
+export function sqlMigrate(releaseDir: ReleaseRef, app: string, name: string, backwards = false): RemoteCommand {
   if (!MIGRATION_APP.test(app) || !MIGRATION_NAME.test(name)) throw new Error(`migration ${app}.${name} is not a safe name`);
   return manage(releaseDir, ['sqlmigrate', ...(backwards ? ['--backwards'] : []), app, name]);
 }
 
-export function migrateTo(releaseDir: string, app: string, target: string): RemoteCommand {
+export function migrateTo(releaseDir: ReleaseRef, app: string, target: string): RemoteCommand {
   if (!MIGRATION_APP.test(app) || !MIGRATION_NAME.test(target)) throw new Error(`migration target ${app}.${target} is not a safe name`);
   return manage(releaseDir, ['migrate', '--noinput', app, target]);
 }
 
-export function featureFlag(releaseDir: string, module: string, on: boolean, reason: string): RemoteCommand {
+export function featureFlag(releaseDir: ReleaseRef, module: string, on: boolean, reason: string): RemoteCommand {
   if (!MODULE.test(module)) throw new Error(`module ${JSON.stringify(module)} is not a safe name`);
   return manage(releaseDir, ['feature_flag', module, on ? 'on' : 'off', '--reason', reason]);
 }
 
-export function maintenance(releaseDir: string, on: boolean): RemoteCommand {
+export function maintenance(releaseDir: ReleaseRef, on: boolean): RemoteCommand {
   return manage(releaseDir, ['maintenance', on ? 'on' : 'off']);
 }

@@ -38,11 +38,76 @@ export const smokeCheckSchema = z.strictObject({
   expectText: z.string().optional(),
 });
 
+// ---- the app contract: how Steward runs, checks and controls the app (docs/app-contract.md) ----------------
+
+const pyModule = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'a dotted Python module path, e.g. mysite.settings.production');
+/** A command run on the host in the release dir: an argv list, never a shell string. */
+const argv = z
+  .array(z.string().min(1).max(4096).regex(/^[^\0\n]*$/, 'no NUL or newline in an argument'))
+  .min(1, 'an argv list: the program, then its arguments, e.g. ["supervisorctl", "restart", "web"]')
+  .max(64);
+const urlPath = z.string().regex(/^\/[A-Za-z0-9._~\/?=&%-]*$/, 'a URL path starting with "/"');
+
+export const healthSchema = z
+  .strictObject({
+    path: urlPath.default('/healthz'),
+    /** A JSON field of the answer that names the release dir serving it (releases/<id>): proves the new code serves. */
+    releaseField: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a top-level JSON field name').optional(),
+    /** Text the answer must contain, when the app cannot name its release. */
+    expectText: z.string().min(1).optional(),
+  })
+  .refine((h) => h.releaseField !== undefined || h.expectText !== undefined, 'say what a healthy answer shows: releaseField (best: proves the new release serves) or expectText');
+
+export const restartSchema = z.discriminatedUnion('strategy', [
+  /** Steward's own Gunicorn master from a pid file (the demo): HUP when only code changed, a new master when the venv changed. */
+  z.strictObject({ strategy: z.literal('gunicorn') }),
+  /** A systemd unit: `reload` when only the code changed, `restart` when the venv changed; `sudo -n` when not root. */
+  z.strictObject({ strategy: z.literal('systemd'), unit: z.string().regex(/^[A-Za-z0-9@._-]{1,200}\.service$/, 'a unit name ending in .service'), sudo: z.boolean().optional() }),
+  /** Any argv, run in the new release dir (e.g. supervisorctl); `restart` when the venv changed, else `reload`. */
+  z.strictObject({ strategy: z.literal('command'), reload: argv, restart: argv.optional() }),
+]);
+
+const builtinOrAbsent = z.enum(['builtin', 'absent'], { error: 'one of "builtin", "absent", or a command' });
+export const invariantQuerySchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lower-case letters, digits and "_"'),
+  /** One read-only SELECT (run inside BEGIN READ ONLY … ROLLBACK): the rows that break the rule, e.g. unbalanced tenants. */
+  query: z
+    .string()
+    .min(1)
+    .max(10_000)
+    .regex(/^\s*(select|with)\b[^;]*;?\s*$/i, 'one SELECT (or WITH … SELECT) statement, no ";" inside'),
+  /** "no-rows": the query lists violations; or each row's column must equal the value (e.g. debits minus credits = 0). */
+  expect: z.union([z.literal('no-rows'), z.strictObject({ column: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), equals: z.string() })]),
+});
+
+export const hooksSchema = z
+  .strictObject({
+    restart: restartSchema.default({ strategy: 'gunicorn' }),
+    /** Maintenance mode (incidents): the demo's management command, an on/off pair of commands, or absent. */
+    maintenance: z.union([builtinOrAbsent, z.strictObject({ on: argv, off: argv })]).default('builtin'),
+    /** Module freeze (feature flags, §10.3.1). In commands, the argument "{module}" is replaced by the module name. */
+    moduleFreeze: z.union([builtinOrAbsent, z.strictObject({ freeze: argv, unfreeze: argv })]).default('builtin'),
+    /** Financial invariants before/after a deployment: the demo's command, read-only SQL queries, or absent. */
+    invariants: z.union([builtinOrAbsent, z.strictObject({ sql: z.array(invariantQuerySchema).min(1, 'list at least one query') })]).default('builtin'),
+  })
+  .prefault({});
+
 export const appSchema = z.strictObject({
   repo: z.string().min(1),
+  /** The WSGI callable for Gunicorn (restart strategy gunicorn). */
+  wsgi: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/, 'module:callable, e.g. mysite.wsgi:application').default('bankapp.wsgi:application'),
+  workers: z.number().int().min(1).max(64).default(2),
+  /** Where manage.py is, relative to the release dir (e.g. src/manage.py). */
+  managePy: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'a relative path inside the release, e.g. manage.py or src/manage.py')
+    .refine((p) => !p.split('/').includes('..'), 'must not contain ".."')
+    .default('manage.py'),
+  health: healthSchema.default({ path: '/healthz', releaseField: 'release_dir' }),
+  hooks: hooksSchema,
   deployRoot: absolutePath,
   python: z.string().regex(/^[A-Za-z0-9._\/-]+$/, 'a python executable name or absolute path').default('python3'),
-  settingsModule: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/).default('bankapp.settings'),
+  settingsModule: pyModule.default('bankapp.settings'),
   bind: z.string().regex(/^[0-9.]+:[0-9]+$/, 'host:port for Gunicorn to bind').optional(),
   baseUrl: z.string().url(),
   releasesToKeep: z.number().int().min(2).max(50).default(5),
@@ -115,6 +180,9 @@ export const configSchema = z.strictObject({
 export type StewardConfig = z.infer<typeof configSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type HostConfig = z.infer<typeof hostSchema>;
+export type AppConfig = z.infer<typeof appSchema>;
+export type RestartHook = z.infer<typeof restartSchema>;
+export type InvariantQuery = z.infer<typeof invariantQuerySchema>;
 
 /** The primary host: the one marked primary, else the first (a one-host environment needs no roles). */
 export function primaryHost(env: EnvironmentConfig): HostConfig {

@@ -14,6 +14,22 @@ export interface Fleet {
   hosts: FleetHost[];
   /** Web hosts switched and restarted together; each batch is checked before the next one starts. */
   batchSize: number;
+  /** Hooks the app contract declares absent (hooks.<name>: absent). */
+  absentHooks: AppHook[];
+  /** What the playbook cannot do for this app, in words, for the record, `status` and the report. */
+  limits: string[];
+}
+
+export type AppHook = 'maintenance' | 'moduleFreeze' | 'invariants';
+
+/** Pure: what each absent hook takes away from the playbook; said, never skipped silently. */
+export function hookLimits(absent: readonly AppHook[]): string[] {
+  const words: Record<AppHook, string> = {
+    invariants: 'no invariants hook: Steward cannot detect a silent balance change (§15); the invariant checks before and after are skipped',
+    moduleFreeze: 'no module freeze hook: a financial rollback cannot disable the feature (§10.3.1); that step fails, is recorded and needs an incident',
+    maintenance: 'no maintenance hook: an incident cannot put the app in maintenance mode (§13)',
+  };
+  return absent.map((h) => words[h]);
 }
 
 export type HostDeploymentStatus = 'live' | 'prepared' | 'switching' | 'serving' | 'failed' | 'rolled-back' | 'rollback-failed';

@@ -5,6 +5,7 @@ import type { DeploymentRecord } from './deployment';
 export function renderDeploymentDetails(d: DeploymentRecord): string {
   const lines = [`## ${d.environment}: release ${d.releaseId}`, '', `**${d.status}**${d.reason ? ` — ${d.reason}` : ''}`, ''];
   lines.push(`${d.gitRef}${d.commit ? ` (${d.commit.slice(0, 12)})` : ''}; previous release ${d.previousReleaseId ?? 'none'}`);
+  if (d.limits?.length) lines.push('', '**What the playbook cannot do for this app**', ...d.limits.map((l) => `- ${l}`));
   const hosts = describeHosts(d.hosts);
   if (hosts.length) lines.push('', '**Hosts**', ...hosts.map((h) => `- ${h}`));
   lines.push('', '**Steps**', ...d.steps.map((s) => `- [${s.outcome === 'ok' ? 'x' : ' '}] ${s.name}: ${s.outcome}${s.detail ? ` — ${s.detail.slice(0, 160)}` : ''}`));

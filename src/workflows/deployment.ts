@@ -129,6 +129,8 @@ export interface DeploymentRecord {
   restartMode?: string;
   /** Each host's part, in the rolling order (deployments since hosts were named; see the fleet-deploy patch). */
   hosts?: HostDeployment[];
+  /** What the playbook cannot do for this app (hooks the app contract declares absent). */
+  limits?: string[];
   releaseTag?: string;
   rollback?: {
     plan: RollbackPlan;
@@ -298,7 +300,10 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     if (patched('fleet-deploy')) {
       fleet = await activities.describeFleet.executeWithOptions(opts(`the hosts of ${env}`), [{ environment: env }]);
       hosts = fleet.hosts;
+      if (fleet.limits.length) record.limits = fleet.limits;
     }
+    const noInvariants = fleet?.absentHooks.includes('invariants') ?? false;
+    const skipped = (name: string, detail: string) => record.steps.push({ name, startedAt: now(), finishedAt: now(), durationMs: 0, outcome: 'skipped', detail });
     const currents = await Promise.all(
       hosts.map((h) => activities.readCurrentRelease.executeWithOptions(opts(label(`read the live release on ${env}`, h)), [{ environment: env, ...onHostArg(h) }])),
     );
@@ -369,7 +374,8 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       record.status = 'running';
     }
 
-    const invariantsBefore = record.previousReleaseId
+    if (noInvariants) skipped('financial invariants before', 'the app declares no invariants hook');
+    const invariantsBefore = record.previousReleaseId && !noInvariants
       ? await step('financial invariants before', () =>
           activities.readInvariants.executeWithOptions(opts('financial invariants before'), [{ environment: env, releaseId: record.previousReleaseId! }]),
         )
@@ -429,9 +435,12 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
         throw new DeploymentFailed('smoke tests', `smoke tests failed${hosts.length > 1 ? ` on ${batch[failedAt]!.name}` : ''}: ${failed.join('; ')}`);
       }
     }
-    const after = await step('financial invariants after', () =>
-      activities.readInvariants.executeWithOptions(opts('financial invariants after'), [{ environment: env, releaseId }]),
-    );
+    if (noInvariants) skipped('financial invariants after', 'the app declares no invariants hook: a silent balance change cannot be detected');
+    const after = noInvariants
+      ? {}
+      : await step('financial invariants after', () =>
+          activities.readInvariants.executeWithOptions(opts('financial invariants after'), [{ environment: env, releaseId }]),
+        );
     const cmp = compareInvariants(invariantsBefore, after, { smokeTenant: input.smokeTenant ?? 'smoke', declared: input.declaredBalanceChanges });
     record.invariants = { before: invariantsBefore, after, differences: cmp.differences, preExisting: cmp.preExisting };
     if (!cmp.ok) {

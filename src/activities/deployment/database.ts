@@ -1,7 +1,9 @@
 // Backups, migration plans, migrations and invariants on a host.
 import { ApplicationFailure } from '@temporalio/common';
-import { BACKUP_NAME, fileSizeAndSha, finishBackup, parsePgUrl, pgDump, pgRestore, pgRestoreList } from '../../commands/database';
+import { BACKUP_NAME, fileSizeAndSha, finishBackup, parseCsv, parsePgUrl, pgDump, pgRestore, pgRestoreList, readOnlyQuery } from '../../commands/database';
+import type { InvariantQuery } from '../../config/schema';
 import {
+  appRelease,
   featureFlag,
   financialInvariants,
   migrate,
@@ -12,6 +14,7 @@ import {
 } from '../../commands/python';
 import { releasePaths } from '../../commands/release';
 import { cmd } from '../../commands/shell';
+import { hookCommand } from '../../commands/hooks';
 import { resolveSecret } from '../../config/secrets';
 import { onHost, type DeploymentDeps } from './context';
 
@@ -69,6 +72,15 @@ export function parseMigratePlan(text: string): { app: string; name: string; irr
   return out;
 }
 
+/** Pure: "holds", or what broke the rule (the row count and the first offending row, for the record). */
+export function judgeInvariant(q: InvariantQuery, rows: Record<string, string>[]): string {
+  if (q.expect === 'no-rows') return rows.length === 0 ? 'holds' : `broken: ${rows.length} row(s), first ${JSON.stringify(rows[0])}`.slice(0, 300);
+  const { column, equals } = q.expect;
+  if (rows.length && !(column in rows[0]!)) return `broken: the query returns no column ${column}`;
+  const bad = rows.filter((r) => r[column] !== equals);
+  return bad.length === 0 ? 'holds' : `broken: ${bad.length} row(s) where ${column} ≠ ${equals}, first ${JSON.stringify(bad[0])}`.slice(0, 300);
+}
+
 export function createDatabaseActivities(deps: DeploymentDeps) {
   return {
     /**
@@ -118,7 +130,7 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
     /** The exact SQL each pending migration will run, from the new release's code. */
     async planMigrations(input: { environment: string; releaseId: string }): Promise<MigrationPlan> {
       const h = onHost(deps, input.environment);
-      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
       const stateBefore = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
       const pending = parseMigratePlan((await h.run(migratePlan(dir))).stdout);
       const planned: PlannedMigration[] = [];
@@ -134,7 +146,7 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
 
     async runMigrations(input: { environment: string; releaseId: string }): Promise<{ applied: Record<string, string>; durationMs: number }> {
       const h = onHost(deps, input.environment);
-      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
       const r = await h.run(migrate(dir), { timeoutMs: 60 * 60_000 });
       const applied = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
       return { applied, durationMs: r.durationMs };
@@ -143,7 +155,7 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
     /** Reverse migrations to the recorded state, with the code that knows them (the new release). */
     async reverseMigrations(input: { environment: string; releaseId: string; stateBefore: Record<string, string>; apps: string[] }): Promise<{ reversed: string[] }> {
       const h = onHost(deps, input.environment);
-      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
       const reversed: string[] = [];
       for (const app of input.apps) {
         const target = input.stateBefore[app] ?? 'zero';
@@ -153,9 +165,28 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       return { reversed };
     },
 
+    /**
+     * The financial invariants as the app contract declares them: the demo's `financial_invariants` command
+     * (tenant → metric → value), or read-only SQL queries, each reported as "holds" or what broke it, under the
+     * pseudo-tenant "sql" (so a rule that held before and breaks after is a difference, one broken before is not).
+     */
     async readInvariants(input: { environment: string; releaseId: string }): Promise<InvariantSnapshot> {
       const h = onHost(deps, input.environment);
-      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
+      const hook = h.env.app.hooks.invariants;
+      if (hook === 'absent') {
+        throw ApplicationFailure.nonRetryable('this app declares no invariants hook (hooks.invariants: absent): there are no financial invariants to read', 'HookAbsent');
+      }
+      if (hook !== 'builtin') {
+        const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
+        const out: Record<string, string> = {};
+        for (const q of hook.sql) {
+          const r = await h.run(readOnlyQuery(url, q.query), { stdin: `${url.password}\n`, allowFailure: true });
+          if (r.exitCode !== 0) throw ApplicationFailure.nonRetryable(`invariant ${q.name}: the query failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, 'BadInvariants');
+          out[q.name] = judgeInvariant(q, parseCsv(r.stdout));
+        }
+        return { sql: out };
+      }
+      const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
       const out = (await h.run(financialInvariants(dir))).stdout;
       try {
         const parsed = JSON.parse(out) as { tenants?: InvariantSnapshot };
@@ -168,8 +199,13 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
 
     async setFeatureFlag(input: { environment: string; releaseId: string; module: string; on: boolean; reason: string }): Promise<void> {
       const h = onHost(deps, input.environment);
-      const dir = releasePaths(h.env.app.deployRoot, input.releaseId).release;
-      await h.run(featureFlag(dir, input.module, input.on, input.reason));
+      const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
+      const hook = h.env.app.hooks.moduleFreeze;
+      if (hook === 'absent') {
+        throw ApplicationFailure.nonRetryable(`this app declares no module freeze hook (hooks.moduleFreeze: absent): switch ${input.module} ${input.on ? 'on' : 'off'} by hand`, 'HookAbsent');
+      }
+      if (hook === 'builtin') await h.run(featureFlag(dir, input.module, input.on, input.reason));
+      else await h.run(hookCommand(input.on ? hook.unfreeze : hook.freeze, { module: input.module }, dir.dir));
     },
   };
 }

@@ -1,7 +1,7 @@
 // Preparing a release beside the live one, switching to it atomically, and restarting Gunicorn.
 import { ApplicationFailure } from '@temporalio/common';
 import { masterVenv, runningMaster, signalMaster, startGunicorn } from '../../commands/gunicorn';
-import { buildVenv, collectStatic as collectStaticCommand, linkVenv, venvMarker, venvPath } from '../../commands/python';
+import { appRelease, buildVenv, collectStatic as collectStaticCommand, linkVenv, venvMarker, venvPath } from '../../commands/python';
 import {
   ensureMirror,
   extractRelease,
@@ -16,6 +16,7 @@ import {
   pruneReleases,
 } from '../../commands/release';
 import { cmd } from '../../commands/shell';
+import { systemctl } from '../../commands/systemd';
 import { heartbeat, onHost, type DeploymentDeps } from './context';
 
 export interface PreparedRelease {
@@ -65,7 +66,7 @@ export function createReleaseActivities(deps: DeploymentDeps) {
 
     async collectStatic(input: { environment: string; host?: string; releaseId: string }): Promise<{ durationMs: number }> {
       const h = onHost(deps, input.environment, input.host);
-      const r = await h.run(collectStaticCommand(releasePaths(h.env.app.deployRoot, input.releaseId).release));
+      const r = await h.run(collectStaticCommand(appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release)));
       return { durationMs: r.durationMs };
     },
 
@@ -98,35 +99,53 @@ export function createReleaseActivities(deps: DeploymentDeps) {
     async restartApp(input: { environment: string; host?: string; releaseId: string }): Promise<{ mode: 'started' | 'reloaded' | 'restarted'; durationMs: number }> {
       const started = Date.now();
       const h = onHost(deps, input.environment, input.host);
-      const root = h.env.app.deployRoot;
+      const app = h.env.app;
+      const root = app.deployRoot;
       const p = releasePaths(root, input.releaseId);
       const venv = (await h.run(cmd(['readlink', '--', `${p.release}/.venv`]))).stdout.trim();
-      const bind = h.env.app.bind ?? new URL(h.env.app.baseUrl).host;
-      const spec = { deployRoot: root, bind, wsgi: 'bankapp.wsgi:application', workers: 2, venv };
-      const pidText = (await h.run(runningMaster(root))).stdout.trim();
+      const hook = app.hooks.restart;
       let mode: 'started' | 'reloaded' | 'restarted';
-      if (!pidText) {
-        await h.run(cmd(['mkdir', '-p', '--', `${root}/shared/logs`]));
-        await h.run(startGunicorn(spec));
-        mode = 'started';
-      } else {
-        const pid = Number(pidText);
-        const running = (await h.run(masterVenv(pid))).stdout.trim();
-        if (running === venv) {
-          await h.run(signalMaster(pid, 'HUP'));
-          mode = 'reloaded';
-        } else {
-          await h.run(signalMaster(pid, 'TERM'));
-          // Graceful: the master waits up to its graceful timeout (20 s) for requests in flight; past 30 s it is
-          // killed, since a master that will not stop would keep the port from the new one.
-          await h.run(
-            cmd(['sh', '-c', 'for i in $(seq 1 300); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$1"; sleep 0.5', 'wait-exit', String(pid)]),
-          );
+      if (hook.strategy === 'gunicorn') {
+        const bind = app.bind ?? new URL(app.baseUrl).host;
+        const spec = { deployRoot: root, bind, wsgi: app.wsgi, workers: app.workers, venv, settingsModule: app.settingsModule };
+        const pidText = (await h.run(runningMaster(root))).stdout.trim();
+        if (!pidText) {
+          await h.run(cmd(['mkdir', '-p', '--', `${root}/shared/logs`]));
           await h.run(startGunicorn(spec));
-          mode = 'restarted';
+          mode = 'started';
+        } else {
+          const pid = Number(pidText);
+          const running = (await h.run(masterVenv(pid))).stdout.trim();
+          if (running === venv) {
+            await h.run(signalMaster(pid, 'HUP'));
+            mode = 'reloaded';
+          } else {
+            await h.run(signalMaster(pid, 'TERM'));
+            // Graceful: the master waits up to its graceful timeout (20 s) for requests in flight; past 30 s it is
+            // killed, since a master that will not stop would keep the port from the new one.
+            await h.run(
+              cmd(['sh', '-c', 'for i in $(seq 1 300); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$1"; sleep 0.5', 'wait-exit', String(pid)]),
+            );
+            await h.run(startGunicorn(spec));
+            mode = 'restarted';
+          }
         }
+      } else {
+        // The app's own supervisor runs it: Steward remembers which venv it last (re)started it with, to choose
+        // between a reload (code only) and a restart (new interpreter and dependencies).
+        const marker = `${root}/shared/.steward-running-venv`;
+        const running = (await h.run(cmd(['cat', '--', marker]), { allowFailure: true })).stdout.trim();
+        const full = running !== venv;
+        if (hook.strategy === 'systemd') {
+          await h.run(systemctl(hook.unit, full ? 'restart' : 'reload', { sudo: hook.sudo ?? h.host.user !== 'root' }));
+        } else {
+          await h.run(cmd(full ? (hook.restart ?? hook.reload) : hook.reload, { cwd: p.release }));
+        }
+        // Written as soon as the command ran: a rollback must know the process now runs this venv, healthy or not.
+        await h.run({ kind: 'redirect', command: cmd(['echo', venv]), stdoutTo: marker });
+        mode = full ? (running ? 'restarted' : 'started') : 'reloaded';
       }
-      await waitForRelease(h.env.app.baseUrl, input.releaseId, 45_000);
+      await waitForRelease(app.baseUrl, input.releaseId, 45_000, app.health);
       return { mode, durationMs: Date.now() - started };
     },
 
@@ -146,18 +165,28 @@ export function createReleaseActivities(deps: DeploymentDeps) {
   };
 }
 
-/** Polls /healthz until it reports the release (new workers serve it), or fails. */
-export async function waitForRelease(baseUrl: string, releaseId: string, timeoutMs: number): Promise<void> {
+/**
+ * Polls the app's health path until it proves the release serves: its `releaseField` names the release dir (new
+ * workers serve it), or, for an app that cannot say, a 200 with `expectText`. Several answers in a row: after a
+ * reload the old workers may still answer for a moment.
+ */
+export async function waitForRelease(
+  baseUrl: string,
+  releaseId: string,
+  timeoutMs: number,
+  health: { path: string; releaseField?: string; expectText?: string } = { path: '/healthz', releaseField: 'release_dir' },
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   let streak = 0;
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(new URL('/healthz', baseUrl), { signal: AbortSignal.timeout(2000) });
-      const body = (await res.json()) as { release_dir?: string };
-      last = `${res.status} ${JSON.stringify(body).slice(0, 200)}`;
-      // Several answers in a row: after a HUP the old workers may still answer for a moment.
-      if (body.release_dir === releaseId) {
+      const res = await fetch(new URL(health.path, baseUrl), { signal: AbortSignal.timeout(2000) });
+      const text = await res.text();
+      last = `${res.status} ${text.slice(0, 200)}`;
+      let ok = res.status === 200 && (health.expectText === undefined || text.includes(health.expectText));
+      if (ok && health.releaseField !== undefined) ok = (JSON.parse(text) as Record<string, unknown>)[health.releaseField] === releaseId;
+      if (ok) {
         streak += 1;
         if (streak >= 3) return;
         continue;
@@ -167,9 +196,9 @@ export async function waitForRelease(baseUrl: string, releaseId: string, timeout
       last = (err as Error).message;
       streak = 0;
     }
-    heartbeat(`waiting for /healthz to report ${releaseId}`);
+    heartbeat(`waiting for ${health.path} to report ${releaseId}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   // Not retried: restarting again would not change what the new code does.
-  throw ApplicationFailure.nonRetryable(`the app did not serve release ${releaseId} within ${timeoutMs / 1000} s (last answer: ${last})`, 'ReleaseNotServing');
+  throw ApplicationFailure.nonRetryable(`the app did not serve release ${releaseId} within ${timeoutMs / 1000} s (last answer from ${health.path}: ${last})`, 'ReleaseNotServing');
 }
