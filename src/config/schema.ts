@@ -114,6 +114,8 @@ export const appSchema = z.strictObject({
   smokeUsers: z
     .strictObject({ tenant: name, maker: z.string().min(1), checker: z.string().min(1), password: secretRefSchema })
     .optional(),
+  /** The built-in §9 checklist is the demo bank's (its pages, maker-checker, postings); "none": only the health check and smokeChecks. */
+  smokeChecklist: z.enum(['banking-demo', 'none']).default('banking-demo'),
   smokeChecks: z.array(smokeCheckSchema).default([]),
   stagingChecks: z.array(smokeCheckSchema).default([]),
 });

@@ -17,6 +17,8 @@ export interface DevPorts {
   appStaging: number;
   appProduction: number;
   appProduction2: number;
+  /** The fixture app that is not the demo (test/integration/other-app.test.ts). */
+  appFixture: number;
 }
 
 /**
@@ -49,6 +51,7 @@ export function devPorts(env: NodeJS.ProcessEnv = process.env): DevPorts {
     appStaging: 18001 + o,
     appProduction: 18002 + o,
     appProduction2: 18003 + o,
+    appFixture: 18004 + o,
   };
 }
 

@@ -300,9 +300,9 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     if (patched('fleet-deploy')) {
       fleet = await activities.describeFleet.executeWithOptions(opts(`the hosts of ${env}`), [{ environment: env }]);
       hosts = fleet.hosts;
-      if (fleet.limits.length) record.limits = fleet.limits;
+      if (fleet.limits?.length) record.limits = fleet.limits;
     }
-    const noInvariants = fleet?.absentHooks.includes('invariants') ?? false;
+    const noInvariants = fleet?.absentHooks?.includes('invariants') ?? false;
     const skipped = (name: string, detail: string) => record.steps.push({ name, startedAt: now(), finishedAt: now(), durationMs: 0, outcome: 'skipped', detail });
     const currents = await Promise.all(
       hosts.map((h) => activities.readCurrentRelease.executeWithOptions(opts(label(`read the live release on ${env}`, h)), [{ environment: env, ...onHostArg(h) }])),

@@ -54,12 +54,16 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean;
     return r;
   };
 
+  const healthPath = env.app.health?.path ?? '/healthz';
   await run('health', async () => {
-    const r = await maker.get('/healthz');
-    expect(r.status === 200, `/healthz answered ${r.status}: ${r.body.slice(0, 200)}`);
+    const r = await maker.get(healthPath);
+    expect(r.status === 200, `${healthPath} answered ${r.status}: ${r.body.slice(0, 200)}`);
+    if (env.app.health?.expectText) expect(r.body.includes(env.app.health.expectText), `${healthPath} lacks ${JSON.stringify(env.app.health.expectText)}`);
     return r.body.slice(0, 120);
   });
-  if (!users) {
+  if (env.app.smokeChecklist === 'none') {
+    // Another app: only what its config declares (below).
+  } else if (!users) {
     checks.push({ name: 'login', ok: false, ms: 0, detail: 'no smokeUsers configured for this environment: the smoke checklist needs a maker and a checker' });
   } else {
     const password = resolveSecret(users.password).reveal();
