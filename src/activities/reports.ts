@@ -29,7 +29,7 @@ function deploymentSection(d: DeploymentRecord): string[] {
   if (d.migrations) out.push(`- Migrations: ${d.migrations.planned.map((m) => `${m.app}.${m.name}`).join(', ') || 'none'} (${d.migrations.classification.level})`);
   const retries = d.steps.filter((s) => s.outcome === 'failed').length;
   out.push(`- Failed steps: ${retries}; rollback: ${d.rollback ? `${d.rollback.plan.summary} (${d.rollback.done.map((x) => `${x.action}: ${x.ok ? 'ok' : 'FAILED'}`).join('; ')})` : 'none'}`);
-  if (d.smoke) out.push(`- Smoke tests: ${d.smoke.ok ? 'green' : 'RED'} in ${ms(d.smoke.durationMs)}: ${d.smoke.checks.map((c) => `${c.name} ${c.ok ? 'ok' : 'FAILED'} (${ms(c.ms)})`).join(', ')}`);
+  if (d.smoke) out.push(`- Smoke tests: ${d.smoke.ok ? 'green' : 'RED'} in ${ms(d.smoke.durationMs)}: ${d.smoke.checks.map((c) => `${c.name} ${c.skipped ? 'not run (it writes; read-only here)' : c.ok ? 'ok' : 'FAILED'}${c.writes && !c.skipped ? ' (wrote, smoke tenant)' : ''} (${ms(c.ms)})`).join(', ')}`);
   if (d.limits?.length) out.push('- What the playbook could not do for this app:', ...d.limits.map((l) => `  - ${l}`));
   const hosts = describeHosts(d.hosts);
   if (hosts.length) out.push(`- Hosts (in the rolling order):`, ...hosts.map((h) => `  - ${h}`));

@@ -116,6 +116,8 @@ export const appSchema = z.strictObject({
     .optional(),
   /** The built-in §9 checklist is the demo bank's (its pages, maker-checker, postings); "none": only the health check and smokeChecks. */
   smokeChecklist: z.enum(['banking-demo', 'none']).default('banking-demo'),
+  /** Smoke checks that write (postings, payment requests) run outside staging only with "smoke-tenant"; default none. */
+  smokeWrites: z.enum(['none', 'smoke-tenant']).default('none'),
   smokeChecks: z.array(smokeCheckSchema).default([]),
   stagingChecks: z.array(smokeCheckSchema).default([]),
 });

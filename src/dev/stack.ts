@@ -138,6 +138,8 @@ export function renderDevConfig(layout: DevLayout, ports: DevPorts, hosts: Recor
         bind: `127.0.0.1:${appPort}`,
         baseUrl: `http://127.0.0.1:${appPort}`,
         smokeUsers: { tenant: 'smoke', maker: 'smoke-maker', checker: 'smoke-checker', password: { file: info.passwordFile } },
+        // The demo's production smoke posts in its dedicated smoke tenant (the invariant check needs a posting).
+        smokeWrites: 'smoke-tenant',
       },
       database: { name: HOST_DATABASES[name], url: { file: info.dbUrlFile }, backupDir: h.backupDir },
       evidenceDir: h.evidenceDir,

@@ -1,6 +1,6 @@
 // `steward dev up | status | down` on a second, throwaway stack (own home and ports), so the shared one keeps running.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -11,7 +11,7 @@ import { down, status, up } from '../../src/dev/stack';
 
 describe('the local stack lifecycle (real processes)', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'steward-stack-'));
-  chmodSync(home, 0o755); // PostgreSQL runs as its own user and must reach its data dir
+  // mktemp's 0700 as it is: as root, `up` makes the dirs PostgreSQL's user must walk through traversable.
   const env = { ...process.env, STEWARD_HOME: home, STEWARD_PORT_OFFSET: '3000', STEWARD_CONFIG: path.join(home, 'steward.config.yaml') };
   after(async () => {
     await down(() => undefined, env);
@@ -20,13 +20,14 @@ describe('the local stack lifecycle (real processes)', () => {
 
   it('up starts every part, writes a valid config, and a second up is harmless', async () => {
     const first = await up(() => undefined, env);
-    assert.deepEqual(first.map((p) => [p.part, p.ready]), [['temporal', true], ['postgres', true], ['sshd-staging', true], ['sshd-production', true]]);
+    assert.deepEqual(first.map((p) => [p.part, p.ready]), [['temporal', true], ['postgres', true], ['sshd-staging', true], ['sshd-production', true], ['sshd-production-2', true]]);
     const pids = first.map((p) => p.pid);
     const second = await up(() => undefined, env);
     assert.deepEqual(second.map((p) => p.pid), pids, 'the same processes, not new ones');
     const config = parseConfig(readFileSync(env.STEWARD_CONFIG, 'utf8'));
     assert.equal(config.temporal.address, '127.0.0.1:10233');
     assert.match(config.environments.production!.hosts[0]!.hostKey, /^ssh-ed25519 /);
+    assert.deepEqual(config.environments.production!.hosts.map((h) => [h.name, h.roles]), [['production-1', ['web', 'primary']], ['production-2', ['web']]]);
     const text = readFileSync(env.STEWARD_CONFIG, 'utf8');
     assert.ok(!/BEGIN OPENSSH PRIVATE KEY/.test(text) && !/postgres:\/\//.test(text), 'no secret in the config file');
   });
@@ -36,7 +37,7 @@ describe('the local stack lifecycle (real processes)', () => {
     assert.ok(parts.every((p) => p.ready), JSON.stringify(parts));
     const pids = parts.map((p) => p.pid!);
     const result = await down(() => undefined, env);
-    assert.deepEqual(result.filter((r) => r.result === 'stopped').map((r) => r.part).sort(), ['postgres', 'sshd-production', 'sshd-staging', 'temporal']);
+    assert.deepEqual(result.filter((r) => r.result === 'stopped').map((r) => r.part).sort(), ['postgres', 'sshd-production', 'sshd-production-2', 'sshd-staging', 'temporal']);
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still running`);
     const layout = devLayout(env);
     assert.equal(readPid(path.join(layout.pids, 'temporal.pid')), undefined);

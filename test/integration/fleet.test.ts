@@ -51,6 +51,12 @@ describe('a production fleet of two hosts (real stack)', () => {
 
   before(async () => {
     assert.equal(hosts.length, 2, 'the dev stack production has two hosts');
+    // An incident left running by an interrupted earlier run would freeze posting on this task queue's worker.
+    await withWorkerAndClient({ ...config, temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-cleanup` } }, async (client) => {
+      for await (const wf of client.workflow.list({ query: `WorkflowType="incidentResponse" AND ExecutionStatus="Running"` })) {
+        await client.workflow.getHandle(wf.workflowId).terminate('fleet test set-up');
+      }
+    });
     // The schema at r02 (no 0003_deposit_channel), so the failing deployment below has a migration to reverse.
     await resetHostDatabase('production');
   });

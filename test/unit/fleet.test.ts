@@ -59,7 +59,7 @@ describe('fleet config', () => {
   it('describeFleet gives the workflow names, roles and the batch size', async () => {
     const c = parseConfig(config([host('prod-1', ', roles: [web]'), host('prod-2', ', roles: [primary], deployRoot: /srv/b')]), 'x.yaml', {});
     const fleet = await createFleetActivities({ config: c, ssh: {} as SshPool }).describeFleet({ environment: 'production' });
-    assert.deepEqual(fleet, { hosts: [{ name: 'prod-1', web: true, primary: false }, { name: 'prod-2', web: false, primary: true }], batchSize: 1 });
+    assert.deepEqual(fleet, { hosts: [{ name: 'prod-1', web: true, primary: false }, { name: 'prod-2', web: false, primary: true }], batchSize: 1, absentHooks: [], limits: [] });
   });
 });
 

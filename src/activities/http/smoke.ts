@@ -8,6 +8,10 @@ export interface SmokeCheck {
   ok: boolean;
   ms: number;
   detail: string;
+  /** The check wrote to the app's database (a posting, a payment request), in the smoke tenant. */
+  writes?: boolean;
+  /** Not run: a writing check where the config does not allow writes (production's default). */
+  skipped?: boolean;
 }
 
 export interface SmokeResult {
@@ -34,6 +38,16 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean;
   const users = env.app.smokeUsers;
   const checks: SmokeCheck[] = [];
   const pagesSeen: string[] = [];
+  // Production checks are read-only unless the config allows writes in the smoke tenant; staging may write.
+  const allowWrites = opts.staging || env.app.smokeWrites === 'smoke-tenant';
+  const writing = async (name: string, fn: Check) => {
+    if (!allowWrites) {
+      checks.push({ name, ok: true, ms: 0, detail: 'not run: it writes, and production smoke checks are read-only (app.smokeWrites)', writes: true, skipped: true });
+      return;
+    }
+    await run(name, fn);
+    checks[checks.length - 1]!.writes = true;
+  };
   const run = async (name: string, fn: Check) => {
     opts.onCheck?.(name);
     const t = Date.now();
@@ -76,7 +90,7 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean;
     await run('dashboard loads', async () => (await page(maker, '/dashboard/', 'data-smoke')).ms + ' ms');
     await run('loan list loads', async () => (await page(maker, '/loans/')).ms + ' ms');
     if (postingFrozen) {
-      await run('deposit posting refused while posting is disabled', async () => {
+      await writing('deposit posting refused while posting is disabled', async () => {
         const form = await maker.get('/deposits/new/');
         const account = selectOptions(form.body, 'account')[0] ?? '2000-0001';
         const r = await maker.request('POST', '/deposits/new/', { account, amount: '1.00', reference: `smoke-frozen-${Date.now()}` });
@@ -84,7 +98,7 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean;
         return 'refused with 503';
       });
     } else {
-      await run('deposit posting works', async () => {
+      await writing('deposit posting works', async () => {
         const form = await maker.get('/deposits/new/');
         const account = selectOptions(form.body, 'account')[0];
         expect(!!account, 'no customer account offered on /deposits/new/');
@@ -93,7 +107,7 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean;
         return `posted 10.55 to ${account}`;
       });
     }
-    await run('approval workflow works', async () => {
+    await writing('approval workflow works', async () => {
       const form = await maker.get('/approvals/new/');
       const from = selectOptions(form.body, 'from_account');
       const to = selectOptions(form.body, 'to_account');
@@ -111,7 +125,7 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean;
       return `request ${id} made by ${users.maker}, refused to self-approve, approved by ${users.checker}`;
     });
     if (!postingFrozen) {
-      await run('journal posting works', async () => {
+      await writing('journal posting works', async () => {
         const form = await maker.get('/journal/new/');
         const accounts = selectOptions(form.body, 'account');
         expect(accounts.length >= 2, 'fewer than two accounts offered on /journal/new/');
