@@ -1,5 +1,6 @@
 // `steward dev up | down | status`: the whole local stack, no Docker engine needed.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { devLayout, devPorts, ENVIRONMENTS, REPO_ROOT, type DevEnvironment, type DevLayout, type DevPorts } from './paths';
@@ -57,7 +58,8 @@ export async function up(log: Log, env: NodeJS.ProcessEnv = process.env): Promis
   }
   buildOriginRepo(layout, log);
   for (const name of ENVIRONMENTS) bootstrapHost(layout, name, 'python3', log);
-  writeFileSync(layout.configFile, renderDevConfig(layout, ports, hosts));
+  const keys = ensurePeopleKeys(layout);
+  writeFileSync(layout.configFile, renderDevConfig(layout, ports, hosts, keys));
   log(`wrote ${path.relative(process.cwd(), layout.configFile) || layout.configFile}`);
   return status(env);
 }
@@ -101,10 +103,35 @@ export const DEMO_PEOPLE = [
   { id: 'ivan', name: 'Ivan Idowu', roles: ['emergency-approver', 'approver'] },
 ];
 
+/** Where the local stack keeps its demo people's signing keys: <home>/people/<id>/id_ed25519 (0600). */
+export function keyringDir(layout: DevLayout): string {
+  return path.join(layout.home, 'people');
+}
+
+/**
+ * One ed25519 key per demo person, generated once and reused: the demo and the tests sign as these people (a real
+ * installation enrols each person's own public key in policy.people[].keys; private keys never leave their owner).
+ */
+export function ensurePeopleKeys(layout: DevLayout): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of DEMO_PEOPLE) {
+    const dir = path.join(keyringDir(layout), p.id);
+    const key = path.join(dir, 'id_ed25519');
+    if (!existsSync(key)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${p.id}@steward-demo`, '-f', key], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`ssh-keygen could not make ${p.id}'s demo key: ${r.stderr}`);
+    }
+    out[p.id] = readFileSync(`${key}.pub`, 'utf8').trim();
+  }
+  return out;
+}
+
 export function renderDevConfig(
   layout: DevLayout,
   ports: DevPorts,
   hosts: Record<string, { hostKeyPin: string; userKey: string; dbUrlFile: string; passwordFile: string }>,
+  keys: Record<string, string> = {},
 ): string {
   const environments: Record<string, unknown> = {};
   for (const name of ENVIRONMENTS) {
@@ -141,7 +168,7 @@ export function renderDevConfig(
       databaseUrl: { file: path.join(layout.secrets, 'audit-writer-url') },
       ownerUrl: { file: path.join(layout.secrets, 'audit-owner-url') },
     },
-    policy: { timeZone: 'Europe/London', people: DEMO_PEOPLE },
+    policy: { timeZone: 'Europe/London', people: DEMO_PEOPLE.map((p) => ({ ...p, keys: keys[p.id] ? [keys[p.id]] : [] })) },
     environments,
     reportsDir: path.join(layout.home, 'reports'),
   };

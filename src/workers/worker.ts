@@ -4,6 +4,9 @@ import type { StewardConfig } from '../config/schema';
 import { createActivities } from '../activities';
 import { SshPool } from '../activities/remote/ssh';
 import { lazyClient } from '../activities/lock';
+import { createAuditActivities } from '../activities/audit/store';
+import { loadWorkerPolicy, POLICY_SUBJECT, recordPolicy } from '../activities/policy';
+import { loadConfig } from '../config/load';
 
 export interface RunningWorker {
   worker: Worker;
@@ -24,8 +27,29 @@ function installRuntime(): void {
   }
 }
 
-export async function startWorker(config: StewardConfig, opts: { identity?: string } = {}): Promise<RunningWorker> {
+/**
+ * §15 "no silent permission change": a worker that starts with another policy than the last one recorded appends
+ * "policy-changed" with both digests (idempotent by event id, so two workers starting together record it once).
+ */
+export async function recordStartupPolicy(config: StewardConfig): Promise<{ digest: string; previous?: string } | undefined> {
+  if (!config.audit) return undefined;
+  const audit = createAuditActivities({ config });
+  const loaded = loadWorkerPolicy(config);
+  const rows = await audit.listAuditEvents({ subject: POLICY_SUBJECT });
+  const previous = [...rows].reverse().find((r) => r.kind === 'policy-loaded')?.details.digest as string | undefined;
+  await recordPolicy(audit, loaded, previous, new Date().toISOString());
+  return { digest: loaded.digest, previous };
+}
+
+export async function startWorker(config: StewardConfig, opts: { identity?: string; configFile?: string } = {}): Promise<RunningWorker> {
   installRuntime();
+  // Fail at start on a policy that does not parse: no workflow may run on an unknown policy.
+  loadWorkerPolicy(config);
+  try {
+    await recordStartupPolicy(config);
+  } catch (err) {
+    console.warn(`steward worker: could not record the policy in the audit log yet: ${(err as Error).message}`);
+  }
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const ssh = new SshPool();
   const temporal = lazyClient(config);
@@ -34,7 +58,8 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ config, ssh, temporal: temporal.get }),
+    // The policy is read afresh from the worker's own config file at every gate (a freeze added counts at once).
+    activities: createActivities({ config, ssh, temporal: temporal.get, ...(opts.configFile ? { currentConfig: () => loadConfig(opts.configFile) } : {}) }),
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Changes wait days for people: keep a bounded number of workflow isolates in memory (each costs MBs) and
     // replay the rest from history when their next task comes (bench: 1,000 open changes).

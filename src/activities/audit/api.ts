@@ -18,6 +18,11 @@ export const AUDIT_EVENT_KINDS = [
   'incident-opened',
   'incident-step',
   'incident-closed',
+  'policy-loaded',
+  'policy-changed',
+  'commit-resolved',
+  'ref-moved',
+  'audit-checkpoint',
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
