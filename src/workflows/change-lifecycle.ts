@@ -457,10 +457,9 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   const opening = openerTrust.verify(input.signedProposal, { actions: OPENING_ACTIONS, commit: null, proposalDigest: state.proposalDigest, anyPolicy: true });
   const openingProblem = !('ok' in opening) ? opening : !opening.ok ? opening : opening.signer !== proposal.proposer ? { code: 'signer-mismatch', reason: `the proposal names ${proposal.proposer} as proposer but is signed by ${opening.signer}` } : (hotfix && opening.statement.action === 'propose') ? { code: 'wrong-action', reason: 'a hotfix must be signed as a hotfix (steward hotfix FILE)' } : null;
   if (openingProblem) {
-    state.outcome = `refused: the proposal's signature does not hold (${openingProblem.code}): ${openingProblem.reason}`;
     await record('rejected-attempt', 'unknown', { message: 'propose', code: openingProblem.code, reason: openingProblem.reason });
     await transition('rejected', 'steward');
-    return finish('rejected');
+    return finish(`refused: the proposal's signature does not hold (${openingProblem.code}): ${openingProblem.reason}`);
   }
   refresh();
   await record('proposed', proposal.proposer, { title: proposal.title, type: proposal.type, risk, reasons, gitRef: proposal.gitRef, hotfix, proposalDigest: state.proposalDigest, policyDigest: state.policyDigest ?? null, ...signedBy(input.signedProposal) });
