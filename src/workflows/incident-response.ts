@@ -27,7 +27,6 @@ import type { AuditActivities, AuditEventKind, AuditRow } from '../activities/au
 import type { ChangeProgress } from '../activities/incident';
 import { classifyRisk } from '../domain/classification';
 import { parseProposal, proposalDigest } from '../domain/proposal';
-import type { PolicyConfig } from '../domain/policy';
 import { digestOf } from '../domain/canonical';
 import type { SignedAction, SignedActionName, VerifiedStatement } from '../domain/statement';
 import { createTrust, unexpectedInputFields } from './trust';
@@ -114,7 +113,6 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
     reminders: [],
     auditFailures: [],
   };
-  let policy: PolicyConfig | undefined;
   const trust = createTrust(input.incidentId, info.workflowId);
   let deployment: DeploymentRecord | null = input.deployment ?? null;
   let auditSeq = 0;
@@ -217,14 +215,14 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
     });
   }
   setHandler(incidentStatusQuery, () => state);
-  both<ScopeInput>('recordScope', 'recordScope', recordScopeUpdate, recordScopeSignal, (s) => scopeProblem(state, policy, s), async (s, _v, signed) => {
+  both<ScopeInput>('recordScope', 'recordScope', recordScopeUpdate, recordScopeSignal, (s) => scopeProblem(state, trust.policy, s), async (s, _v, signed) => {
     const scope = { by: s.by, tenants: [...s.tenants], accounts: [...s.accounts], from: s.from, to: s.to, ...(s.notes ? { notes: s.notes } : {}), at: iso() };
     state.scope = scope;
     state.scopeHistory.push(scope);
     refresh();
     await record('incident-step', s.by, { message: 'recordScope', tenants: scope.tenants, accounts: scope.accounts, from: scope.from, to: scope.to, ...signed });
   });
-  both<RestoreVote>('decideRestore', 'decideIncidentRestore', decideRestoreUpdate, decideRestoreSignal, (v) => restoreProblem(state, policy, v, defaultBackup()), async (v, _s, signed) => {
+  both<RestoreVote>('decideRestore', 'decideIncidentRestore', decideRestoreUpdate, decideRestoreSignal, (v) => restoreProblem(state, trust.policy, v, defaultBackup()), async (v, _s, signed) => {
     const backupFile = v.restore ? v.backupFile || defaultBackup() : undefined;
     state.restoreVotes.push({ by: v.by, restore: v.restore, reason: v.reason.trim(), at: iso(), ...(backupFile ? { backupFile } : {}) });
     const agreed = restoreAgreement(state.restoreVotes);
@@ -235,18 +233,18 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
     refresh();
     await record('incident-step', v.by, { message: 'decideRestore', restore: v.restore, backupFile: backupFile ?? null, reason: v.reason.trim(), decided: !!agreed, ...signed });
   });
-  both<FindingsInput>('recordFindings', 'recordFindings', recordFindingsUpdate, recordFindingsSignal, (f) => findingsProblem(state, policy, f), async (f, _v, signed) => {
+  both<FindingsInput>('recordFindings', 'recordFindings', recordFindingsUpdate, recordFindingsSignal, (f) => findingsProblem(state, trust.policy, f), async (f, _v, signed) => {
     state.findings = { by: f.by, summary: f.summary.trim(), rootCause: f.rootCause.trim(), at: iso() };
     refresh();
     await record('incident-step', f.by, { message: 'recordFindings', ...signed });
   });
-  both<LinkPatchInput>('linkCorrectivePatch', 'linkCorrectivePatch', linkCorrectivePatchUpdate, linkCorrectivePatchSignal, (l) => linkProblem(state, policy, l), async (l, _v, signed) => {
+  both<LinkPatchInput>('linkCorrectivePatch', 'linkCorrectivePatch', linkCorrectivePatchUpdate, linkCorrectivePatchSignal, (l) => linkProblem(state, trust.policy, l), async (l, _v, signed) => {
     state.patches.push({ changeId: l.changeId, workflowId: changeWorkflowId(l.changeId), linkedBy: l.by, linkedAt: iso(), started: false });
     refresh();
     await record('incident-step', l.by, { message: 'linkCorrectivePatch', changeId: l.changeId, ...signed });
   });
   both<ProposePatchInput>('proposeCorrectivePatch', 'proposeCorrectivePatch', proposeCorrectivePatchUpdate, proposeCorrectivePatchSignal, (p, v) => {
-    const bad = proposePatchProblem(state, policy, p);
+    const bad = proposePatchProblem(state, trust.policy, p);
     if (bad) return bad;
     const proposal = parseProposal(p.proposal);
     if (proposal.proposer !== p.by) return { code: 'signer-mismatch', reason: `the patch names ${proposal.proposer} as proposer but is signed by ${p.by}` };
@@ -284,7 +282,7 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
     refresh();
     await record('incident-step', p.by, { message: 'proposeCorrectivePatch', changeId, title: proposal.title, gitRef: proposal.gitRef, hotfixReason: proposal.hotfixReason ?? null, ...signed });
   });
-  both<CloseInput>('closeIncident', 'closeIncident', closeIncidentUpdate, closeIncidentSignal, (c) => closeProblem(state, policy, c), async (c, _v, signed) => {
+  both<CloseInput>('closeIncident', 'closeIncident', closeIncidentUpdate, closeIncidentSignal, (c) => closeProblem(state, trust.policy, c), async (c, _v, signed) => {
     state.closure = { by: c.by, summary: c.summary.trim(), at: iso() };
     refresh();
     await record('incident-step', c.by, { message: 'closeIncident', ...signed });
@@ -293,7 +291,6 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
   // ---- the response -----------------------------------------------------------------------------------------
   refresh();
   await trust.load('incident opened');
-  policy = trust.policy;
   state.policyDigest = trust.digest;
   // Opened by a deployment (the server names it as parent: no caller can fake that) or by a person's signature.
   const byDeployment = info.parent?.workflowId.startsWith('deploy-') === true;
@@ -347,6 +344,7 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
 
   // 4. Restore if necessary: two distinct deciders agree.
   begin('restore', 'waiting', 'a restore decision agreed by two distinct approvers (decideRestore)');
+  await trust.load('restore decision'); // a gate: a person who left, a role removed count at once
   await waitFor(() => state.restoreDecision !== undefined, 'two agreeing restore decisions');
   const decision = state.restoreDecision!;
   if (!decision.restore) {
@@ -402,6 +400,7 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
 
   // 7. Unfreeze only after the patch is deployed and approved, when a decider closes the incident.
   begin('unfreeze', 'waiting', 'closeIncident (steward incident close)');
+  await trust.load('closure');
   await waitFor(() => state.closure !== undefined, 'the closure');
   begin('unfreeze', 'running', `unfreezing ${input.affectedModule}`);
   try {
