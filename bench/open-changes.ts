@@ -9,7 +9,10 @@ import { stringify } from 'yaml';
 import type { StewardConfig } from '../src/config/schema';
 import { devLayout, toolsDir } from '../src/dev/paths';
 import { parsePolicyConfig, parseProposal } from '../src/domain';
-import { DEFAULT_PROTECTED_TABLES } from '../src/domain/policy';
+import { policyDigest } from '../src/domain/policy';
+import { proposalDigest } from '../src/domain/proposal';
+import { signAction } from '../src/client/signing';
+import { keyringDir } from '../src/dev/stack';
 import { changeWorkflowId, SA, type ChangeLifecycleInput } from '../src/workflows/lifecycle-api';
 import { classifyRisk } from '../src/domain/classification';
 import { limitFigure, ratioFigure, ROOT, shAsync, sleep, stat, type Figure, type Opts } from './lib';
@@ -59,6 +62,8 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
     tests: 'written',
   });
   const { risk } = classifyRisk(proposal);
+  const digest = proposalDigest(proposal);
+  const aliceKey = path.join(keyringDir(devLayout()), 'alice', 'id_ed25519');
   const ids = Array.from({ length: n }, (_, i) => `BOPEN-${tag}-${i}`);
   const waitingQuery = `WorkflowType = "changeLifecycle" AND TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running" AND ChangePhase = "review"`;
   const raw: Record<string, unknown> = { n, taskQueue };
@@ -87,7 +92,9 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
     // Start N changes (20 starts in flight), as `steward propose` does.
     const t0 = performance.now();
     await pool(ids, 20, async (changeId) => {
-      const input: ChangeLifecycleInput = { changeId, proposal, policy, protectedTables: [...DEFAULT_PROTECTED_TABLES], proposedAtMs: Date.now() };
+      // Signed by alice's demo key, as `steward propose` does.
+      const signedProposal = signAction(aliceKey, 'alice', { action: 'propose', subject: changeId, workflowId: changeWorkflowId(changeId), decision: {}, commit: null, proposalDigest: digest, policyDigest: policyDigest(policy) });
+      const input: ChangeLifecycleInput = { changeId, proposal, proposedAtMs: Date.now(), signedProposal };
       await client.workflow.start('changeLifecycle', {
         taskQueue,
         workflowId: changeWorkflowId(changeId),

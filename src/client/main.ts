@@ -17,6 +17,7 @@ import { registerWatch } from './watch';
 import { registerReport } from './report';
 import { registerHotfix } from './hotfix';
 import { registerIncident } from './incident';
+import { registerDecisions } from './decisions';
 import { CliError } from './temporal';
 
 export function buildProgram(): Command {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerHotfix(program);
   registerIncident(program);
+  registerDecisions(program);
   registerAudit(program);
   return program;
 }

@@ -42,7 +42,7 @@ export function signingKeyFile(opts: SigningOptions, env: NodeJS.ProcessEnv = pr
     const k = path.join(home, '.ssh', name);
     if (existsSync(k) || existsSync(`${k}.pub`)) return k;
   }
-  throw new CliError('no signing key: pass --key FILE (or set STEWARD_SIGNING_KEY); every human action is signed with your own SSH key', 2);
+  throw new CliError(`no signing key${opts.as ? ` for --as ${opts.as}` : ''}: pass --key FILE (or set STEWARD_SIGNING_KEY); every human action is signed with your own SSH key`, 2);
 }
 
 /** The public key of a key file ("<type> <base64>"). */
@@ -66,7 +66,7 @@ export function publicKeyOf(keyFile: string): string {
 export function signerOf(keyFile: string, policy: Pick<PolicyConfig, 'people'>, as?: string): string {
   const key = publicKeyOf(keyFile);
   const owner = ownerOfKey(policy, key);
-  if (!owner) throw new CliError(`the key ${keyFile} is not enrolled for anyone in the policy (policy.people[].keys); ask the worker's operator to enrol ${key.split(' ')[0]} ${key.split(' ')[1]!.slice(0, 16)}…`, 2);
+  if (!owner) throw new CliError(`the key ${keyFile} is not enrolled for anyone in the policy (policy.people[].keys)${as ? `, so it cannot sign as ${as}` : ''}; ask the worker's operator to enrol ${key.split(' ')[0]} ${key.split(' ')[1]!.slice(0, 16)}…`, 2);
   if (as && as !== owner) throw new CliError(`--as ${as} does not match the key: ${keyFile} is ${owner}'s key`, 2);
   return owner;
 }

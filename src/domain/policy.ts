@@ -130,7 +130,7 @@ const rawPolicySchema = z.strictObject({
   signatureMaxAgeMinutes: z.number().positive().max(60, { error: 'must be at most 60 minutes' }).default(10),
   /**
    * Who may take the decisions a running deployment waits for (§6.2 destructive migration, §10.3 restore, manual
-   * reversal steps). Never the proposer or implementer. Defaults: dba; approver or auditor; approver or dba.
+   * reversal steps). Never the proposer or implementer. Defaults: dba; approver, auditor or dba (both).
    */
   decisionRoles: z
     .strictObject({
@@ -164,8 +164,8 @@ export interface PersonConfig {
 export type DecisionKind = 'destructiveMigration' | 'restore' | 'manualStep';
 export const DEFAULT_DECISION_ROLES: Readonly<Record<DecisionKind, readonly Role[]>> = Object.freeze({
   destructiveMigration: ['dba'],
-  restore: ['approver', 'auditor'],
-  manualStep: ['approver', 'dba'],
+  restore: ['approver', 'auditor', 'dba'],
+  manualStep: ['approver', 'auditor', 'dba'],
 });
 export interface BlackoutRule {
   fromDay: Weekday;

@@ -7,6 +7,7 @@ import {
   defineSignal,
   defineUpdate,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
   allHandlersFinished,
@@ -306,6 +307,8 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   signed('completeManualStep', completeManualStepUpdate, completeManualStepSignal, manualProblem, applyManual);
   const pending = (action: SignedActionName, kind: DecisionKind, what: string, command: string) => {
     record.pendingDecision = { action, what, roles: [...(trust.policy?.decisionRoles[kind] ?? [])], notBy: [...new Set(makers)], command };
+    const p = record.pendingDecision;
+    setCurrentDetails(`## ${record.workflowId}\n\n**Waiting for:** ${p.what}\n\n**Who may decide:** ${p.roles.join(', ')} (never ${p.notBy.join(', ')})\n\n**How:** \`${p.command}\` (signed with your SSH key)`);
   };
 
   async function step<T>(name: string, fn: () => Promise<T>, describe?: (r: T) => string): Promise<T> {

@@ -9,7 +9,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ensureTemporalCli } from '../../src/dev/tools';
+import { devLayout } from '../../src/dev/paths';
 import { Tally } from '../helpers/outcomes';
+import { publicKey, testKey } from '../helpers/signing';
 import { devConfig } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -102,6 +104,51 @@ describe('the steward CLI end to end (real stack)', () => {
     assert.equal(after.phase, 'approval');
     assert.deepEqual(after.signoffs, before.signoffs, 'nothing was applied');
     assert.equal(after.rejectedAttempts.length, before.rejectedAttempts.length + 1, 'the attempt is recorded');
+  });
+
+  it('refuses approvals not signed by the person: another key, a forged config, a raw Update or Signal, a replay', async () => {
+    const before = status(id);
+    // mallory holds a key of her own and claims to be carol
+    const mallory = testKey('mallory');
+    const claim = refused('approval with a key that is not carol\'s', 'approve', id, '--as', 'carol', '--key', mallory);
+    assert.notEqual(claim.code, 0);
+    assert.match(claim.stderr, /not enrolled/);
+    // dave's own key, claiming to be carol
+    const daveKey = path.join(process.env.STEWARD_KEYRING ?? path.join(devLayout().home, 'people'), 'dave', 'id_ed25519');
+    const asCarol = refused('approval with dave\'s key as carol', 'approve', id, '--as', 'carol', '--key', daveKey);
+    assert.notEqual(asCarol.code, 0);
+    assert.match(asCarol.stderr, /dave's key/);
+    // a forged config file enrols mallory with every role: the CLI signs, the worker's policy refuses her
+    const forged = structuredClone(config) as typeof config & { policy: { people: { id: string; name: string; roles: string[]; keys: string[] }[] } };
+    forged.policy.people.push({ id: 'mallory', name: 'Mallory', roles: ['approver', 'auditor', 'dba', 'emergency-approver'], keys: [publicKey(mallory)] });
+    const forgedFile = path.join(dir, 'forged.yaml');
+    writeFileSync(forgedFile, stringify(forged));
+    const viaForged = refused('approval by a person added in a forged config', '--config', forgedFile, 'approve', id, '--key', mallory);
+    assert.notEqual(viaForged.code, 0);
+    assert.match(viaForged.stderr, /belongs to nobody in the worker's policy/);
+    // the raw Update and Signal a caller could send with the temporal CLI: unsigned
+    const temporal = ensureTemporalCli(() => undefined);
+    const upd = spawnSync(temporal, ['workflow', 'update', 'execute', '--address', config.temporal.address, '--workflow-id', `change-${id}`, '--name', 'approve', '--input', '{"by": "carol"}'], { encoding: 'utf8' });
+    outOfTurn.count(upd.status === 0, 'raw approve Update {by: carol}');
+    assert.notEqual(upd.status, 0, 'the unsigned Update is refused');
+    assert.match(`${upd.stdout}${upd.stderr}`, /not signed/);
+    const sig = spawnSync(temporal, ['workflow', 'signal', '--address', config.temporal.address, '--workflow-id', `change-${id}`, '--name', 'approve', '--input', '{"by": "carol"}'], { encoding: 'utf8' });
+    assert.equal(sig.status, 0, sig.stderr);
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = status(id) as ReturnType<typeof status> & { rejectedAttemptCount: number };
+    outOfTurn.count(after.signoffs.length !== before.signoffs.length, 'raw approve Signal {by: carol}');
+    assert.deepEqual(after.signoffs, before.signoffs, 'nothing was applied');
+    assert.equal(after.phase, 'approval');
+  });
+
+  it('refuses a change started directly with a weakened policy in its input', async () => {
+    const temporal = ensureTemporalCli(() => undefined);
+    const weakId = `${id}-WEAK`;
+    const input = JSON.stringify({ changeId: weakId, proposal: { title: 'x' }, proposedAtMs: Date.now(), policy: { people: [{ id: 'mallory', roles: ['approver'] }], quorum: {} }, protectedTables: [] });
+    const r = spawnSync(temporal, ['workflow', 'execute', '--address', config.temporal.address, '--task-queue', config.temporal.taskQueue, '--type', 'changeLifecycle', '--workflow-id', `change-${weakId}`, '--input', input], { encoding: 'utf8', timeout: 60_000 });
+    outOfTurn.count(r.status === 0, 'temporal workflow start with a weakened policy');
+    assert.notEqual(r.status, 0, 'the workflow fails at once');
+    assert.match(`${r.stdout}${r.stderr}`, /worker's own config/);
   });
 
   it('goes all the way once a real approver approves', async () => {
