@@ -41,23 +41,27 @@ export function loadWorkerPolicy(config: StewardConfig): LoadedPolicy {
  * when it differs from the one recorded before, a "policy-changed" event with both digests.
  */
 export async function recordPolicy(audit: Pick<AuditActivities, 'appendAuditEvent'>, loaded: LoadedPolicy, previousDigest: string | undefined, at: string): Promise<void> {
-  await audit.appendAuditEvent({
+  // The event id names the digest: recorded already (by this or another worker, at another time) is the same event.
+  const once = (p: Promise<unknown>) => p.catch((err: unknown) => {
+    if (!(err instanceof ApplicationFailure && err.type === 'AuditConflict')) throw err;
+  });
+  await once(audit.appendAuditEvent({
     eventId: `policy:${loaded.digest}`,
     subject: POLICY_SUBJECT,
     kind: 'policy-loaded',
     actor: 'steward',
     at,
     details: { digest: loaded.digest, policy: loaded.policy as unknown as Record<string, unknown>, protectedTables: loaded.protectedTables },
-  });
+  }));
   if (previousDigest && previousDigest !== loaded.digest) {
-    await audit.appendAuditEvent({
+    await once(audit.appendAuditEvent({
       eventId: `policy-changed:${previousDigest}:${loaded.digest}`,
       subject: POLICY_SUBJECT,
       kind: 'policy-changed',
       actor: 'steward',
       at,
       details: { from: previousDigest, to: loaded.digest },
-    });
+    }));
   }
 }
 

@@ -11,7 +11,7 @@ export function registerWorker(program: Command): void {
     .action(async () => {
       const file = defaultConfigPath();
       const config = loadConfig(program.opts().config ?? file);
-      const w = await startWorker(config, { configFile: program.opts().config ?? file });
+      const w = await startWorker(config, { configFile: program.opts().config ?? file, checkpointSchedule: true });
       progress(`steward worker polling ${config.temporal.taskQueue} on ${config.temporal.address}`);
       const stop = () => void w.shutdown();
       process.once('SIGINT', stop);

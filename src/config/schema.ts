@@ -69,7 +69,24 @@ export const configSchema = z.strictObject({
       webUiUrl: z.string().url().default('http://127.0.0.1:8233'),
     })
     .prefault({}),
-  audit: z.strictObject({ databaseUrl: secretRefSchema, ownerUrl: secretRefSchema.optional() }).optional(),
+  audit: z
+    .strictObject({
+      databaseUrl: secretRefSchema,
+      ownerUrl: secretRefSchema.optional(),
+      /**
+       * The chain head signed by the worker's own key at intervals, kept outside the database (files in `dir` and
+       * the auditCheckpoint workflow's history); `steward audit verify` checks the rows against every checkpoint.
+       */
+      checkpoints: z
+        .strictObject({
+          key: secretRefSchema,
+          publicKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp256) [A-Za-z0-9+/]+={0,3}( .*)?$/, 'the checkpoint key\'s public half, "ssh-ed25519 AAAA…"'),
+          dir: absolutePath,
+          everyMinutes: z.number().int().min(1).max(1440).default(15),
+        })
+        .optional(),
+    })
+    .optional(),
   // Validated by the policy core's own schema in load.ts, so the rules live in one place.
   policy: z.unknown().optional(),
   environments: z

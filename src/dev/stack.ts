@@ -59,6 +59,7 @@ export async function up(log: Log, env: NodeJS.ProcessEnv = process.env): Promis
   buildOriginRepo(layout, log);
   for (const name of ENVIRONMENTS) bootstrapHost(layout, name, 'python3', log);
   const keys = ensurePeopleKeys(layout);
+  keys[CHECKPOINT_KEY_ID] = ensureKey(path.join(layout.secrets, 'audit-checkpoint-key'), 'steward-worker@audit-checkpoints');
   writeFileSync(layout.configFile, renderDevConfig(layout, ports, hosts, keys));
   log(`wrote ${path.relative(process.cwd(), layout.configFile) || layout.configFile}`);
   return status(env);
@@ -114,17 +115,20 @@ export function keyringDir(layout: DevLayout): string {
  */
 export function ensurePeopleKeys(layout: DevLayout): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const p of DEMO_PEOPLE) {
-    const dir = path.join(keyringDir(layout), p.id);
-    const key = path.join(dir, 'id_ed25519');
-    if (!existsSync(key)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${p.id}@steward-demo`, '-f', key], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`ssh-keygen could not make ${p.id}'s demo key: ${r.stderr}`);
-    }
-    out[p.id] = readFileSync(`${key}.pub`, 'utf8').trim();
-  }
+  for (const p of DEMO_PEOPLE) out[p.id] = ensureKey(path.join(keyringDir(layout), p.id, 'id_ed25519'), `${p.id}@steward-demo`);
   return out;
+}
+
+const CHECKPOINT_KEY_ID = '__checkpoint';
+
+/** An ed25519 key pair at `key` (made once); returns its public half. */
+function ensureKey(key: string, comment: string): string {
+  if (!existsSync(key)) {
+    mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
+    const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', key], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ssh-keygen could not make ${key}: ${r.stderr}`);
+  }
+  return readFileSync(`${key}.pub`, 'utf8').trim();
 }
 
 export function renderDevConfig(
@@ -167,6 +171,9 @@ export function renderDevConfig(
     audit: {
       databaseUrl: { file: path.join(layout.secrets, 'audit-writer-url') },
       ownerUrl: { file: path.join(layout.secrets, 'audit-owner-url') },
+      ...(keys[CHECKPOINT_KEY_ID]
+        ? { checkpoints: { key: { file: path.join(layout.secrets, 'audit-checkpoint-key') }, publicKey: keys[CHECKPOINT_KEY_ID], dir: path.join(layout.home, 'audit-checkpoints'), everyMinutes: 15 } }
+        : {}),
     },
     policy: { timeZone: 'Europe/London', people: DEMO_PEOPLE.map((p) => ({ ...p, keys: keys[p.id] ? [keys[p.id]] : [] })) },
     environments,

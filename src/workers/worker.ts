@@ -7,6 +7,8 @@ import { lazyClient } from '../activities/lock';
 import { createAuditActivities } from '../activities/audit/store';
 import { loadWorkerPolicy, POLICY_SUBJECT, recordPolicy } from '../activities/policy';
 import { loadConfig } from '../config/load';
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { AUDIT_CHECKPOINT_SCHEDULE_ID } from '../contracts/audit';
 
 export interface RunningWorker {
   worker: Worker;
@@ -41,7 +43,28 @@ export async function recordStartupPolicy(config: StewardConfig): Promise<{ dige
   return { digest: loaded.digest, previous };
 }
 
-export async function startWorker(config: StewardConfig, opts: { identity?: string; configFile?: string } = {}): Promise<RunningWorker> {
+/**
+ * The Schedule that signs the audit chain head at intervals (audit.checkpoints.everyMinutes). Idempotent: several
+ * workers starting together leave one schedule. Its id names the task queue unless it is the standard one.
+ */
+export async function ensureCheckpointSchedule(config: StewardConfig, client: Client): Promise<string | undefined> {
+  const cp = config.audit?.checkpoints;
+  if (!cp) return undefined;
+  const scheduleId = config.temporal.taskQueue === 'steward' ? AUDIT_CHECKPOINT_SCHEDULE_ID : `${AUDIT_CHECKPOINT_SCHEDULE_ID}@${config.temporal.taskQueue}`;
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: `${cp.everyMinutes}m` }] },
+      action: { type: 'startWorkflow', workflowType: 'auditCheckpoint', taskQueue: config.temporal.taskQueue, args: [], workflowId: `audit-checkpoint-${config.temporal.taskQueue}` },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  return scheduleId;
+}
+
+export async function startWorker(config: StewardConfig, opts: { identity?: string; configFile?: string; checkpointSchedule?: boolean } = {}): Promise<RunningWorker> {
   installRuntime();
   // Fail at start on a policy that does not parse: no workflow may run on an unknown policy.
   loadWorkerPolicy(config);
@@ -65,6 +88,9 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
     // replay the rest from history when their next task comes (bench: 1,000 open changes).
     maxCachedWorkflows: Number(process.env.STEWARD_MAX_CACHED_WORKFLOWS ?? 150),
   });
+  if (opts.checkpointSchedule) {
+    await ensureCheckpointSchedule(config, await temporal.get()).catch((err: unknown) => console.warn(`steward worker: could not create the audit checkpoint schedule: ${(err as Error).message}`));
+  }
   const run = worker.run().finally(async () => {
     ssh.close();
     await temporal.close();

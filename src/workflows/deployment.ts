@@ -17,6 +17,7 @@ import {
   ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { StewardActivities } from '../activities';
+import type { AuditActivities, AuditEventKind } from '../activities/audit/api';
 import type { BackupRecord, MigrationPlan, PlannedMigration } from '../activities/deployment/database';
 import type { PreparedRelease } from '../activities/deployment/release';
 import type { SmokeResult } from '../activities/http/smoke';
@@ -36,6 +37,11 @@ const activities = proxyActivities<StewardActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+const auditLog = proxyActivities<AuditActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 4 },
 });
 
 /** Smoke tests are not retried by Temporal: a red smoke is an answer, not a fault. */
@@ -261,6 +267,18 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     if (step === 'all-done') manualDone = true;
   };
   /** Verifies the signature (for this deployment, at its commit), then the decision; one path for Update and Signal. */
+  let decisionSeq = 0;
+  /** The decision with its statement and signature in the audit log (evidence that outlives Steward). */
+  const recordDecision = async (kind: AuditEventKind, by: string, decision: Record<string, unknown>, payload: SignedAction) => {
+    try {
+      await auditLog.appendAuditEvent.executeWithOptions({ summary: `audit: ${kind} by ${by}` }, [
+        { eventId: `${record.workflowId}:decision:${++decisionSeq}`, subject: input.changeId, kind, actor: by, at: now(), details: { workflowId: record.workflowId, commit: record.commit ?? null, ...decision, statement: payload.statement, signature: payload.signature } },
+      ]);
+    } catch (err) {
+      log.error('audit append failed', { kind, error: (err as Error).message });
+    }
+  };
+  const KINDS: Record<string, AuditEventKind> = { approveDestructiveMigration: 'destructive-migration-approved', decideRestore: 'restore-decided', completeManualStep: 'manual-step-completed' };
   function signed(
     action: SignedActionName,
     update: typeof approveDestructiveMigrationUpdate,
@@ -275,11 +293,12 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       const p = problem(v.statement.decision, v.signer);
       return p ? { problem: p } : { v };
     };
-    setHandler(update, (payload) => {
+    setHandler(update, async (payload) => {
       const r = judge(payload);
       if (r.v) {
         trust.spend(r.v);
         apply(r.v.statement.decision, r.v.signer);
+        await recordDecision(KINDS[action]!, r.v.signer, r.v.statement.decision, payload);
       }
       return record;
     }, {
@@ -288,13 +307,14 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
         if (r.problem) throw ApplicationFailure.nonRetryable(r.problem, 'Rejected');
       },
     });
-    setHandler(signal, (payload) => {
+    setHandler(signal, async (payload) => {
       try {
         const r = judge(payload);
         if (r.problem) reject(action, r.problem);
         else if (r.v) {
           trust.spend(r.v);
           apply(r.v.statement.decision, r.v.signer);
+          await recordDecision(KINDS[action]!, r.v.signer, r.v.statement.decision, payload);
         }
       } catch (err) {
         log.error('signal handler failed', { action, error: (err as Error).message });

@@ -10,6 +10,7 @@ import { AuditMigrationError, migrateAuditStore, type MigrateResult } from '../.
 import type { StewardConfig } from '../../config/schema';
 import { SecretResolutionError } from '../../config/secrets';
 import { AUDIT_EVENT_KINDS, type AuditActivities, type AuditEvent } from './api';
+import { readChainHead, signCheckpoint, storeCheckpoint } from '../../audit/checkpoint';
 
 const eventSchema = z.strictObject({
   eventId: z.string().min(1).max(200),
@@ -92,6 +93,19 @@ export function createAuditActivities(deps: { config: StewardConfig }): AuditAct
       try {
         const r = await appendEvent(await store.pool(), parsed.data as AuditEvent);
         return { seq: r.seq, hash: r.hash };
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+    async signAuditCheckpoint() {
+      const cfg = deps.config.audit?.checkpoints;
+      if (!cfg) throw ApplicationFailure.nonRetryable('audit.checkpoints is not configured: give key, publicKey and dir', 'CheckpointsNotConfigured');
+      try {
+        const head = await readChainHead(await store.pool());
+        if (!head) return null;
+        const signed = signCheckpoint(cfg.key, { v: 1, kind: 'audit-checkpoint', seq: head.seq, hash: head.hash, rows: head.rows, at: new Date().toISOString() });
+        const file = storeCheckpoint(cfg.dir, signed);
+        return { ...head, ...signed, file };
       } catch (err) {
         throw toFailure(err);
       }
