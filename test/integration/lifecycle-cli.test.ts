@@ -3,7 +3,7 @@
 // the Web UI would is recorded and changes nothing.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -162,6 +162,21 @@ describe('the steward CLI end to end (real stack)', () => {
     assert.ok(list.stdout.includes(id));
     const verify = steward('audit', 'verify', '--json');
     assert.equal(verify.code, 0, verify.stderr);
+    const v = JSON.parse(verify.stdout) as { signatures: { checked: number; problems: unknown[] } };
+    assert.ok(v.signatures.checked >= 2, 'the proposal and the approval signatures are re-verified');
+    // The evidence folder verifies with stock OpenSSH, without Steward; a changed statement does not.
+    const out = path.join(dir, 'evidence');
+    const exp = steward('audit', 'export', id, out, '--json');
+    assert.equal(exp.code, 0, exp.stderr);
+    assert.ok(JSON.parse(exp.stdout).statements >= 2);
+    const good = spawnSync('sh', [path.join(out, 'verify.sh')], { encoding: 'utf8' });
+    assert.equal(good.status, 0, `${good.stdout}${good.stderr}`);
+    assert.match(`${good.stdout}${good.stderr}`, /Good "steward-action@steward.bank" signature for carol/);
+    const approval = readdirSync(path.join(out, 'statements')).find((f) => /-approve-carol\.json$/.test(f))!;
+    writeFileSync(path.join(out, 'statements', approval), readFileSync(path.join(out, 'statements', approval), 'utf8').replace('"label only"', '"approved everything"'));
+    const bad = spawnSync('sh', [path.join(out, 'verify.sh')], { encoding: 'utf8' });
+    outOfTurn.count(bad.status === 0, 'an exported approval edited after export');
+    assert.notEqual(bad.status, 0, 'ssh-keygen refuses the edited statement');
   });
 
   it('a Critical financial change cannot pass review without the auditor, nor be approved during review', async () => {
