@@ -257,7 +257,6 @@ export function judgeMigrations(migrations: readonly MigrationFacts[], ctx: Judg
       case 'read':
       case 'nextval':
       case 'validate-constraint':
-      case 'drop-not-null':
       case 'set-default':
       case 'drop-default':
       case 'rename-index':
@@ -326,6 +325,8 @@ export function judgeMigrations(migrations: readonly MigrationFacts[], ctx: Judg
         if (flags.has('inline-constraint')) return { risk: 'lock', reason: `adds${col} to ${t} with a constraint or index built under ACCESS EXCLUSIVE`, alternative: ALTERNATIVES['add-column-inline-constraint'] };
         return { risk: 'safe', reason: `adds${col} to ${t}${flags.has('not-null') ? ' (NOT NULL with a constant default)' : ' (nullable)'}` };
       }
+      case 'drop-not-null':
+        return { risk: 'backward-incompatible', reason: `drops NOT NULL on${col} of ${t}: readers (and the release after a rollback) may meet nulls they never expected` };
       case 'set-not-null':
         if (flags.has('validated-check')) return { risk: 'safe', reason: `sets NOT NULL on${col} of ${t} using a validated CHECK` };
         return { risk: 'lock', reason: `sets NOT NULL on${col} of ${t}: scans the table under ACCESS EXCLUSIVE (and fails if nulls exist)` };

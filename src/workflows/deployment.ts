@@ -12,6 +12,7 @@ import {
   allHandlersFinished,
   log,
   patched,
+  setCurrentDetails,
   startChild,
   ParentClosePolicy,
 } from '@temporalio/workflow';
@@ -20,6 +21,7 @@ import type { BackupRecord, MigrationPlan, PlannedMigration } from '../activitie
 import type { PreparedRelease } from '../activities/deployment/release';
 import type { SmokeResult } from '../activities/http/smoke';
 import { classifyMigrationSql, type MigrationClassification } from '../domain/migrations';
+import { describeFindings, judgeMigrations } from '../domain/migration-facts';
 import { compareInvariants, type DeclaredBalanceChange, type InvariantDifference, type InvariantSnapshot } from '../domain/invariants';
 import { rollbackPlan, type RollbackPlan } from '../domain/rollback';
 import { nextVersion } from '../domain/semver';
@@ -119,7 +121,13 @@ export interface DeploymentRecord {
   finishedAt?: string;
   steps: StepRecord[];
   backup?: BackupRecord;
-  migrations?: { planned: Omit<PlannedMigration, 'sql'>[]; classification: MigrationClassification; stateBefore: Record<string, string> };
+  migrations?: {
+    planned: Omit<PlannedMigration, 'sql'>[];
+    classification: MigrationClassification;
+    stateBefore: Record<string, string>;
+    /** One line per finding that needs the §6.2 controls or refuses (level, migration, reason, safer alternative). */
+    gatingFindings?: string[];
+  };
   destructiveApproval?: DestructiveApproval;
   invariants?: { before: InvariantSnapshot | null; after?: InvariantSnapshot; differences: InvariantDifference[]; preExisting?: InvariantDifference[] };
   smoke?: SmokeResult;
@@ -296,8 +304,19 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
       (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
     );
-    const classification = classifyMigrationSql(plan.planned.map((m) => m.sql).join('\n'), input.protectedTables);
+    // PostgreSQL's parser read the SQL in the activity; the domain judges its facts, both directions. Protected tables
+    // come from the worker's config (the plan) and, while workflows still carry them, from the input as well.
+    const protectedTables = [...new Set([...(plan.protectedTables ?? []), ...(input.protectedTables ?? [])])];
+    const classification: MigrationClassification =
+      plan.facts && patched('migrations-judged-by-parser')
+        ? judgeMigrations(plan.facts, { protectedTables, tableSizes: plan.tableSizes })
+        : classifyMigrationSql(plan.planned.map((m) => m.sql).join('\n'), input.protectedTables);
     record.migrations = { planned: plan.planned.map(({ sql: _sql, ...m }) => m), classification, stateBefore: plan.stateBefore };
+    const gating = describeFindings(classification);
+    if (gating.length) {
+      record.migrations.gatingFindings = gating;
+      setCurrentDetails(`### Migration findings (§6)\n\n${gating.map((g) => `- ${g}`).join('\n')}`);
+    }
     if (classification.level === 'forbidden') {
       record.status = 'refused';
       record.reason = `refused before anything ran: ${classification.findings.filter((f) => f.level === 'forbidden').map((f) => f.reason).join('; ')}`;
@@ -317,7 +336,11 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
 
     if (classification.level === 'destructive') {
       record.status = 'awaiting-destructive-approval';
-      const got = await step('destructive migration: wait for §6.2 approval', () => condition(() => destructiveApproval !== undefined, humanTimeout));
+      const got = await step(
+        'destructive migration: wait for §6.2 approval',
+        () => condition(() => destructiveApproval !== undefined, humanTimeout),
+        () => `approved for: ${gating.slice(0, 5).join('; ') || classification.level}`,
+      );
       if (!got) throw new DeploymentFailed('destructive approval', 'the destructive migration was not approved in time');
       record.status = 'running';
     }

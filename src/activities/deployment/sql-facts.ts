@@ -563,6 +563,8 @@ export function readMigrationSql(sql: string): MigrationSqlFacts {
   try {
     tree = parseSync(sql) as unknown as typeof tree;
   } catch (err) {
+    // Nothing but whitespace (a migration with no SQL operation): no statements, not a parse failure.
+    if (/cannot be empty/i.test((err as Error).message) && !/[^\s;]/.test(sql.replace(/--[^\n]*/g, ''))) return { statements: [], opaque, bytes };
     return { statements: [], opaque, parseError: { message: (err as Error).message, sql }, bytes };
   }
   const statements: StatementFacts[] = [];
