@@ -568,11 +568,16 @@ export function readMigrationSql(sql: string): MigrationSqlFacts {
     return { statements: [], opaque, parseError: { message: (err as Error).message, sql }, bytes };
   }
   const statements: StatementFacts[] = [];
+  let prevEnd = 0;
+  let rawSection = false;
   for (const s of tree.stmts ?? []) {
     const start = s.stmt_location ?? 0;
     const full = s.stmt_len ? sql.slice(start, start + s.stmt_len) : sql.slice(start);
-    // Django prints "-- Raw SQL operation" above each RunSQL; the comment is part of the statement's span.
-    const raw = /--\s*Raw SQL operation/i.test(full);
+    // Django prints "--\n-- <operation>\n--" above each operation's SQL; "Raw SQL operation" marks a RunSQL, and
+    // every statement up to the next operation comment belongs to it.
+    for (const m of `${sql.slice(prevEnd, start)}\n${full}`.matchAll(/^[ \t]*--[ \t]*([^\s-].*)$/gm)) rawSection = /^Raw SQL operation/i.test(m[1]!.trim());
+    prevEnd = start + full.length;
+    const raw = rawSection;
     const text = full.replace(/^\s*(--[^\n]*\n\s*)*/g, '').trim();
     const ctx: Ctx = { ops: [], writes: new Set(), reads: new Set(), lock: 'none', depth: 0 };
     readStatement(s.stmt, text, ctx, undefined);
