@@ -115,7 +115,11 @@ export interface RiskClassification extends MigrationClassification {
   findings: RiskFinding[];
   /** The highest gating risk ('safe' when nothing gates). */
   risk: MigrationRisk;
+  /** Safe findings beyond MAX_SAFE_FINDINGS, counted but not listed. */
+  safeFindingsOmitted: number;
 }
+
+export const MAX_SAFE_FINDINGS = 50;
 
 const VOLATILE_ALT = 'add the column without a default, backfill in batches, then set the default';
 const ALTERNATIVES: Record<string, string> = {
@@ -424,7 +428,11 @@ export function judgeMigrations(migrations: readonly MigrationFacts[], ctx: Judg
   const gating = findings.filter((f) => f.gates);
   const risk = gating.reduce<MigrationRisk>((acc, f) => (RISK_RANK[f.risk] > RISK_RANK[acc] ? f.risk : acc), 'safe');
   const level: MigrationLevel = risk === 'protected' ? 'forbidden' : gating.length ? 'destructive' : 'safe';
-  return { level, risk, findings };
+  // Every finding that gates or advises is kept; plain safe ones only up to a count, so a large migration's
+  // record stays small (the statements are all judged either way).
+  const safe = findings.filter((f) => f.risk === 'safe' && !f.saferAlternative);
+  const kept = findings.filter((f) => f.risk !== 'safe' || f.saferAlternative || safe.indexOf(f) < MAX_SAFE_FINDINGS);
+  return { level, risk, findings: kept, safeFindingsOmitted: Math.max(0, safe.length - MAX_SAFE_FINDINGS) };
 }
 
 function formatBytes(n: number): string {
