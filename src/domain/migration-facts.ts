@@ -264,6 +264,7 @@ export function judgeMigrations(migrations: readonly MigrationFacts[], ctx: Judg
       case 'set-default':
       case 'drop-default':
       case 'rename-index':
+      case 'rename-constraint':
       case 'create-sequence':
       case 'create-schema':
       case 'create-type':
