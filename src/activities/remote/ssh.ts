@@ -132,6 +132,7 @@ export class SshPool {
         }
         let stdout = '';
         let stderr = '';
+        let overflowed = false;
         let timer: NodeJS.Timeout | undefined;
         if (opts.timeoutMs) {
           timer = setTimeout(() => {
@@ -141,8 +142,11 @@ export class SshPool {
         }
         stream.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
+          if (overflowed) return;
           stdout += text;
           if (opts.whole && stdout.length > MAX_WHOLE_CHARS) {
+            overflowed = true;
+            stdout = '';
             stream.close();
             reject(new RemoteCommandError(`command on ${host.name} printed more than ${MAX_WHOLE_CHARS} characters, which must be kept whole`, null, '', ''));
             return;
