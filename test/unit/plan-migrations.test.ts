@@ -77,3 +77,13 @@ test('planMigrations: facts both ways, irreversible from IrreversibleError, SQL 
   assert.ok(sizes, 'the sizes query ran');
   assert.deepEqual(JSON.parse(sizes.opts.stdin!), ['fin_fee']);
 });
+
+test('tableSizes: the exact command; relation names travel on stdin, the script is a constant', async () => {
+  const { tableSizes, TABLE_SIZES_PY } = await import('../../src/commands/python');
+  assert.deepEqual(tableSizes('/srv/app/releases/r1'), {
+    kind: 'argv',
+    argv: ['/srv/app/releases/r1/.venv/bin/python', 'manage.py', 'shell', '-c', TABLE_SIZES_PY],
+    cwd: '/srv/app/releases/r1',
+  });
+  assert.match(TABLE_SIZES_PY, /to_regclass\(%s\)/, 'names are bound parameters, never formatted into SQL');
+});
