@@ -22,6 +22,7 @@ import type { BackupRecord, MigrationPlan, PlannedMigration } from '../activitie
 import type { PreparedRelease } from '../activities/deployment/release';
 import type { SmokeResult } from '../activities/http/smoke';
 import { classifyMigrationSql, type MigrationClassification } from '../domain/migrations';
+import { describeFindings, judgeMigrations } from '../domain/migration-facts';
 import { compareInvariants, type DeclaredBalanceChange, type InvariantDifference, type InvariantSnapshot } from '../domain/invariants';
 import { rollbackPlan, type RollbackPlan } from '../domain/rollback';
 import { nextVersion } from '../domain/semver';
@@ -145,7 +146,13 @@ export interface DeploymentRecord {
   finishedAt?: string;
   steps: StepRecord[];
   backup?: BackupRecord;
-  migrations?: { planned: Omit<PlannedMigration, 'sql'>[]; classification: MigrationClassification; stateBefore: Record<string, string> };
+  migrations?: {
+    planned: Omit<PlannedMigration, 'sql'>[];
+    classification: MigrationClassification;
+    stateBefore: Record<string, string>;
+    /** One line per finding that needs the §6.2 controls or refuses (level, migration, reason, safer alternative). */
+    gatingFindings?: string[];
+  };
   destructiveApproval?: DestructiveApproval;
   invariants?: { before: InvariantSnapshot | null; after?: InvariantSnapshot; differences: InvariantDifference[]; preExisting?: InvariantDifference[] };
   smoke?: SmokeResult;
@@ -395,8 +402,19 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
       (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
     );
-    const classification = classifyMigrationSql(plan.planned.map((m) => m.sql).join('\n'), trust.protectedTables(env));
+    // PostgreSQL's parser read the SQL in the activity; the domain judges its facts, both directions. Protected tables
+    // come from the worker's config: the plan's list and the policy the deployment loaded.
+    const protectedTables = [...new Set([...(plan.protectedTables ?? []), ...trust.protectedTables(env)])];
+    const classification: MigrationClassification =
+      plan.facts && patched('migrations-judged-by-parser')
+        ? judgeMigrations(plan.facts, { protectedTables, tableSizes: plan.tableSizes })
+        : classifyMigrationSql(plan.planned.map((m) => m.sql).join('\n'), protectedTables);
     record.migrations = { planned: plan.planned.map(({ sql: _sql, ...m }) => m), classification, stateBefore: plan.stateBefore };
+    const gating = describeFindings(classification);
+    if (gating.length) {
+      record.migrations.gatingFindings = gating;
+      setCurrentDetails(`### Migration findings (§6)\n\n${gating.map((g) => `- ${g}`).join('\n')}`);
+    }
     if (classification.level === 'forbidden') {
       record.status = 'refused';
       record.reason = `refused before anything ran: ${classification.findings.filter((f) => f.level === 'forbidden').map((f) => f.reason).join('; ')}`;
@@ -416,8 +434,12 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
 
     if (classification.level === 'destructive') {
       record.status = 'awaiting-destructive-approval';
-      pending('approveDestructiveMigration', 'destructiveMigration', 'the §6.2 destructive-migration approval (backup confirmed, rollback plan)', `steward migration approve ${input.changeId} --rollback-plan "…"`);
-      const got = await step('destructive migration: wait for §6.2 approval', () => condition(() => destructiveApproval !== undefined, humanTimeout));
+      pending('approveDestructiveMigration', 'destructiveMigration', `the §6.2 destructive-migration approval (backup confirmed, rollback plan) for: ${gating.slice(0, 5).join('; ') || classification.level}`, `steward migration approve ${input.changeId} --backup-confirmed --rollback-plan "…"`);
+      const got = await step(
+        'destructive migration: wait for §6.2 approval',
+        () => condition(() => destructiveApproval !== undefined, humanTimeout),
+        () => `approved for: ${gating.slice(0, 5).join('; ') || classification.level}`,
+      );
       record.pendingDecision = undefined;
       if (!got) throw new DeploymentFailed('destructive approval', 'the destructive migration was not approved in time');
       record.status = 'running';

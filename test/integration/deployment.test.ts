@@ -130,6 +130,9 @@ describe('deployment on production (real stack)', () => {
       const r = await deploy(client, config, deployInput({ gitRef: 'r07-drop-audit-log', environment: 'production' }));
       assert.equal(r.status, 'refused');
       assert.match(r.reason ?? '', /audit_log/);
+      // Judged by PostgreSQL's parser: the DROP TABLE and the dropped append-only triggers are named.
+      assert.match(r.reason ?? '', /drops protected table audit_log/);
+      assert.ok(r.migrations?.gatingFindings?.some((l) => /^\[protected\].*trigger/.test(l)), JSON.stringify(r.migrations?.gatingFindings));
       assert.equal(r.backup, undefined, 'no backup was even taken');
       assert.ok(!r.steps.some((s) => s.name === 'run migrations'));
       const dir = await onHost(config, 'production', ['test', '-e', `${prod.app.deployRoot}/releases/${r.releaseId}`]);
@@ -218,6 +221,7 @@ describe('deployment on staging: destructive and irreversible migrations (real s
       const handle = await startDeployment(client, config, deployInput({ gitRef: 'r06-drop-financial-column', environment: 'staging', proposer: 'alice' }));
       const waiting = await waitForStatus(client, handle.workflowId, 'awaiting-destructive-approval');
       assert.equal(waiting.migrations?.classification.level, 'destructive');
+      assert.ok(waiting.migrations?.gatingFindings?.some((l) => /^\[data-loss\] banking\.0004_remove_loan_legacy_reference: drops column legacy_reference of fin_loan/.test(l)), JSON.stringify(waiting.migrations?.gatingFindings));
       assert.ok(waiting.backup && waiting.backup.verifiedEntries > 0, 'the verified backup exists before the approval is asked');
       assert.ok(!waiting.steps.some((s) => s.name === 'run migrations'));
       await assert.rejects(

@@ -35,6 +35,8 @@ export interface ExecOptions {
   onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Kept output is truncated to this many characters per stream (the head and the tail). */
   keepChars?: number;
+  /** Keep all output (e.g. SQL that must be judged whole); more than MAX_WHOLE_CHARS fails the command instead of cutting it. */
+  whole?: boolean;
   timeoutMs?: number;
   /** Non-zero exits are returned, not thrown. */
   allowFailure?: boolean;
@@ -42,6 +44,7 @@ export interface ExecOptions {
 }
 
 const DEFAULT_KEEP = 64 * 1024;
+export const MAX_WHOLE_CHARS = 64 * 1024 * 1024;
 
 function keep(text: string, limit: number): string {
   if (text.length <= limit) return text;
@@ -117,7 +120,7 @@ export class SshPool {
     const shell = toShell(command);
     const started = Date.now();
     const client = await this.connect(host);
-    const limit = opts.keepChars ?? DEFAULT_KEEP;
+    const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
     return new Promise<ExecResult>((resolve, reject) => {
       // bash for pipefail; -e is the command's business.
       client.exec(`bash -c ${quoteArg(shell)}`, (err, stream) => {
@@ -129,6 +132,7 @@ export class SshPool {
         }
         let stdout = '';
         let stderr = '';
+        let overflowed = false;
         let timer: NodeJS.Timeout | undefined;
         if (opts.timeoutMs) {
           timer = setTimeout(() => {
@@ -138,7 +142,15 @@ export class SshPool {
         }
         stream.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
+          if (overflowed) return;
           stdout += text;
+          if (opts.whole && stdout.length > MAX_WHOLE_CHARS) {
+            overflowed = true;
+            stdout = '';
+            stream.close();
+            reject(new RemoteCommandError(`command on ${host.name} printed more than ${MAX_WHOLE_CHARS} characters, which must be kept whole`, null, '', ''));
+            return;
+          }
           if (stdout.length > limit * 4) stdout = keep(stdout, limit * 2);
           opts.onOutput?.('stdout', text);
         });
