@@ -71,7 +71,8 @@ async function main() {
   let startedStack = false;
   const stack = require('../src/dev/stack.ts');
   try {
-    suites.push(['unit', findTests('test/unit')]);
+    // The replay of recorded histories needs no stack: a determinism guard in every run.
+    suites.push(['unit', [...findTests('test/unit'), ...findTests('test/replay')]]);
     if (!unitOnly) {
       const compose = path.join(ROOT, 'scripts', 'build-compose.sh');
       if (existsSync(compose)) {

@@ -62,6 +62,7 @@ import {
   submitPostDeploymentReviewUpdate,
   submitReviewSignal,
   submitReviewUpdate,
+  deploymentWaitingSignal,
   withdrawSignal,
   withdrawUpdate,
   CHANGE_INPUT_FIELDS,
@@ -362,6 +363,17 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       log.error('forwarding the destructive-migration approval failed', { error: (err as Error).message });
     }
   });
+  // Display only (it decides nothing): what the running deployment waits for and who may give it, so the change's
+  // status and Web UI details say more than "waiting for the deployment".
+  setHandler(deploymentWaitingSignal, (d) => {
+    if (!state.runningDeployment) return;
+    const ok = d && typeof d === 'object' && typeof d.what === 'string' && Array.isArray(d.roles) && d.what.length < 500;
+    state.deploymentDecision = ok ? { action: String(d.action), what: d.what, roles: d.roles.map(String).slice(0, 10), notBy: (Array.isArray(d.notBy) ? d.notBy : []).map(String).slice(0, 10), command: String(d.command).slice(0, 300) } : undefined;
+    state.waitingFor = state.deploymentDecision
+      ? `the deployment ${state.runningDeployment}, which waits for ${state.deploymentDecision.what} — by ${state.deploymentDecision.roles.join(' or ')} (not ${state.deploymentDecision.notBy.join(', ')}): ${state.deploymentDecision.command}`
+      : `the deployment ${state.runningDeployment}`;
+    refresh();
+  });
   setHandler(statusQuery, () => state);
 
   /** The policy at a gate: the worker's policy now, and the stricter of it and the one at start applies. */
@@ -448,6 +460,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       return rec;
     } finally {
       state.runningDeployment = undefined;
+      state.deploymentDecision = undefined;
     }
   }
 

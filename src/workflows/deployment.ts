@@ -8,6 +8,7 @@ import {
   defineUpdate,
   proxyActivities,
   setCurrentDetails,
+  getExternalWorkflowHandle,
   setHandler,
   workflowInfo,
   allHandlersFinished,
@@ -332,9 +333,21 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   signed('approveDestructiveMigration', approveDestructiveMigrationUpdate, approveDestructiveMigrationSignal, destructiveProblem, applyDestructive);
   signed('decideRestore', decideRestoreUpdate, decideRestoreSignal, restoreProblem, applyRestore);
   signed('completeManualStep', completeManualStepUpdate, completeManualStepSignal, manualProblem, applyManual);
+  /** Tells the change (the parent) what this deployment waits for; display only, so a failure is only logged. */
+  const tellChange = (p: PendingDecision | null) => {
+    const parent = workflowInfo().parent;
+    if (!parent || !parent.workflowId.startsWith('change-')) return;
+    getExternalWorkflowHandle(parent.workflowId, parent.runId).signal('deploymentWaiting', p).catch((err: unknown) => log.warn('could not tell the change what the deployment waits for', { error: (err as Error).message }));
+  };
+  const decisionTaken = () => {
+    record.pendingDecision = undefined;
+    setCurrentDetails(`## ${record.workflowId}\n\n${record.status}`);
+    tellChange(null);
+  };
   const pending = (action: SignedActionName, kind: DecisionKind, what: string, command: string) => {
     record.pendingDecision = { action, what, roles: [...(trust.policy?.decisionRoles[kind] ?? [])], notBy: [...new Set(makers)], command };
     const p = record.pendingDecision;
+    tellChange(p);
     setCurrentDetails(`## ${record.workflowId}\n\n**Waiting for:** ${p.what}\n\n**Who may decide:** ${p.roles.join(', ')} (never ${p.notBy.join(', ')})\n\n**How:** \`${p.command}\` (signed with your SSH key)`);
   };
 
@@ -440,7 +453,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
         () => condition(() => destructiveApproval !== undefined, humanTimeout),
         () => `approved for: ${gating.slice(0, 5).join('; ') || classification.level}`,
       );
-      record.pendingDecision = undefined;
+      decisionTaken();
       if (!got) throw new DeploymentFailed('destructive approval', 'the destructive migration was not approved in time');
       record.status = 'running';
     }
@@ -563,7 +576,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
           record.status = 'awaiting-restore-decision';
           pending('decideRestore', 'restore', 'the §10.3 decision whether to restore the pre-deployment backup', `steward deployment restore ${input.changeId} --restore|--no-restore --reason "…"`);
           const decided = await condition(() => restoreDecision !== undefined, humanTimeout);
-          record.pendingDecision = undefined;
+          decisionTaken();
           r.restoreDecision = restoreDecision;
           if (!decided) {
             r.failedCompensations.push({ action: 'restore decision', error: 'no restore decision in time' });
@@ -601,7 +614,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
           record.status = 'awaiting-manual-steps';
           pending('completeManualStep', 'manualStep', 'the manual reversal steps (§10.3.3), ending with the step "all-done"', `steward deployment step ${input.changeId} --step "…" (finally --step all-done)`);
           const done = await condition(() => manualDone, humanTimeout);
-          record.pendingDecision = undefined;
+          decisionTaken();
           if (!done) {
             r.failedCompensations.push({ action: 'manual reversal steps', error: 'not completed in time' });
           }

@@ -115,6 +115,8 @@ export interface ChangeState {
   missing: string[];
   deployments: DeploymentRecord[];
   runningDeployment?: string;
+  /** What the running deployment waits for a person to decide, as that deployment reports it (display only). */
+  deploymentDecision?: { action: string; what: string; roles: string[]; notBy: string[]; command: string };
   rejectedAttempts: RejectedAttempt[];
   history: PhaseChange[];
   reminders: { at: string; message: string }[];
@@ -147,6 +149,8 @@ export const submitPostDeploymentReviewSignal = defineSignal<[SignedAction]>('su
 /** Forwarded unchanged to the running deployment, which verifies it (the statement names the deployment's workflow). */
 export const forwardDestructiveUpdate = defineUpdate<ChangeState, [SignedAction]>('approveDestructiveMigration');
 export const forwardDestructiveSignal = defineSignal<[SignedAction]>('approveDestructiveMigration');
+/** From the running deployment to its change: the decision it waits for (null when none). Display only. */
+export const deploymentWaitingSignal = defineSignal<[ChangeState['deploymentDecision'] | null]>('deploymentWaiting');
 
 export const SA = {
   changeId: defineSearchAttributeKey('ChangeId', SearchAttributeType.KEYWORD),

@@ -64,8 +64,21 @@ describe('the steward CLI end to end (real stack)', () => {
     outOfTurn.record();
   });
 
+  // The change is for a branch made for this test at r02-cosmetic; it is moved to r03 after staging (below).
+  const branch = `cli-test/${process.pid}`;
+  const origin = devLayout().originRepo;
+  const git = (...args: string[]) => {
+    const r = spawnSync('git', ['--git-dir', origin, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  after(() => spawnSync('git', ['--git-dir', origin, 'update-ref', '-d', `refs/heads/${branch}`]));
+
   it('proposes a Low change and reports its risk and signoffs', () => {
-    const r = steward('propose', path.join(ROOT, 'examples', 'proposals', 'demo-cosmetic.yaml'), '--id', id, '--json');
+    git('update-ref', `refs/heads/${branch}`, git('rev-parse', 'r02-cosmetic^{commit}'));
+    const file = path.join(dir, 'branch-change.yaml');
+    writeFileSync(file, readFileSync(path.join(ROOT, 'examples', 'proposals', 'demo-cosmetic.yaml'), 'utf8').replace(/^gitRef: .*$/m, `gitRef: ${branch}`));
+    const r = steward('propose', file, '--id', id, '--json');
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.changeId, id);
@@ -151,10 +164,20 @@ describe('the steward CLI end to end (real stack)', () => {
     assert.match(`${r.stdout}${r.stderr}`, /worker's own config/);
   });
 
-  it('goes all the way once a real approver approves', async () => {
+  it('goes all the way once a real approver approves, deploying the commit that was reviewed even after the branch moved', async () => {
+    const pinned = (status(id) as ReturnType<typeof status> & { commit: string }).commit;
+    assert.equal(pinned, git('rev-parse', 'r02-cosmetic^{commit}'), 'the change is pinned to the commit of the ref at review');
+    // Someone pushes r03 (a migration nobody reviewed) to the branch after staging passed.
+    git('update-ref', `refs/heads/${branch}`, git('rev-parse', 'r03-additive-migration^{commit}'));
     const ok = steward('approve', id, '--as', 'carol', '--comment', 'label only');
     assert.equal(ok.code, 0, ok.stderr);
     await waitForPhase(id, 'completed');
+    const done = status(id) as ReturnType<typeof status> & { refMoves: { to: string }[]; deployments: { environment: string; commit: string }[] };
+    assert.equal(done.refMoves.length, 1, 'the change says the ref moved');
+    assert.deepEqual(done.deployments.map((d) => d.commit), [pinned, pinned], 'staging and production got the reviewed commit');
+    const served = (await (await fetch(new URL('/healthz', config.environments.production!.app.baseUrl))).json()) as { release: string };
+    outOfTurn.count(served.release !== 'r02-cosmetic', 'a commit pushed to the branch after approval reaching production');
+    assert.equal(served.release, 'r02-cosmetic', 'production serves the reviewed code, not the moved branch');
     const late = refused('approval of a completed change', 'approve', id, '--as', 'dave');
     assert.notEqual(late.code, 0, 'a finished change takes no more decisions');
     const list = steward('list', '--json');
