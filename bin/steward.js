@@ -10,7 +10,7 @@ function compiledSrc() {
   if (process.env.STEWARD_TSX === '1') return undefined;
   try {
     const build = require('../scripts/build.js');
-    return build.currentBuild() ?? build.build({ log: (l) => process.stderr.write(`steward: ${l}\n`) });
+    return build.currentBuild() ?? build.build(); // silently: a verb's stderr is its own
   } catch (err) {
     process.stderr.write(`steward: running the TypeScript sources under tsx (the compiled build failed: ${err.message})\n`);
     return undefined;
