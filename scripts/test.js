@@ -7,6 +7,7 @@
 // What runs side by side (a job starts when what it needs is done; at most STEWARD_TEST_JOBS, default 3, at once):
 //   tools (Temporal CLI, PostgreSQL, sshd, git) → the shared stack → test/integration/* on it, one file after
 //     another in file order (they share hosts and databases; the secrets scan, zz-*, comes last)
+//   tools → a second shared stack ("<home>-b", ports +400) → the SECOND_STACK files, then the secrets scan there
 //   Compose CLI → test/unit/* and test/replay/*
 //   tools → test/workflows/* (each file starts a Temporal dev server of its own)
 //   tools → OWN_STACK files (each starts a stack of its own, on its own home and ports)
@@ -29,6 +30,7 @@ const ROOT = path.resolve(__dirname, '..');
 const args = new Set(process.argv.slice(2));
 const unitOnly = args.has('--unit');
 const withReliability = !unitOnly && !args.has('--no-reliability');
+// --plan: print the jobs and their files, run nothing.
 const maxJobs = Math.max(1, Number(process.env.STEWARD_TEST_JOBS || 3));
 const t0 = Date.now();
 const clock = () => `${((Date.now() - t0) / 60000).toFixed(1)} min`;
@@ -39,6 +41,13 @@ const log = (line) => process.stderr.write(`[test ${clock()}] ${line}\n`);
  * they run beside the shared-stack files. Anything not listed here is assumed to share the stack.
  */
 const OWN_STACK = ['test/integration/bench-quick.test.ts', 'test/integration/dev-stack.test.ts'];
+/**
+ * Shared-stack files that run on a second shared stack ("<home>-b", ports +400) beside the first: the deployment
+ * suite alone takes as long as all the other shared-stack files together (9–12 min on 2 cores). Each stack's
+ * group ends with the secrets scan (zz-*), so every history is scanned on the stack that holds it.
+ */
+const SECOND_STACK = ['test/integration/deployment.test.ts'];
+const isScan = (f) => path.basename(f).startsWith('zz-');
 
 function findTests(dir) {
   const abs = path.join(ROOT, dir);
@@ -198,42 +207,73 @@ async function main() {
   env.STEWARD_BENCH_PORT_OFFSET ||= String(benchOffset <= MAX_PORT_OFFSET ? benchOffset : 1300);
   const stack = require('../src/dev/stack.ts');
   const stackScript = (fn) => `await require(${JSON.stringify(path.join(ROOT, 'src', 'dev', 'stack.ts'))}).${fn}`;
-  let startedStack = false;
+  const started = [];
   const unitFiles = [...findTests('test/unit'), ...findTests('test/replay')];
   const jobs = [];
-  const outcomeJobs = new Set(['unit', 'integration']);
+  const outcomeJobs = new Set(['unit', 'integration', 'integration-b']);
   const outcomesDone = () => {
     if ([...outcomeJobs].every((n) => finished.has(n))) writeFileSync(`${outcomesFile}.done`, '');
   };
   const finished = new Set();
   const job = (j) => jobs.push({ ...j, onDone: () => { finished.add(j.name); outcomesDone(); } });
   if (unitOnly) {
-    job({ name: 'unit', run: (lf) => runFiles(unitFiles, env, lf) });
+    outcomeJobs.clear();
+    job({ name: 'unit', files: unitFiles, run: (lf) => runFiles(unitFiles, env, lf) });
   } else {
     const integration = findTests('test/integration');
-    const shared = integration.filter((f) => !OWN_STACK.includes(f));
     const own = integration.filter((f) => OWN_STACK.includes(f));
+    const scans = integration.filter((f) => isScan(f) && !OWN_STACK.includes(f));
+    const first = integration.filter((f) => !OWN_STACK.includes(f) && !SECOND_STACK.includes(f) && !isScan(f));
+    const second = integration.filter((f) => SECOND_STACK.includes(f));
+    const { stewardHome } = require('../src/dev/paths.ts');
+    const bOffset = portOffset(env) + 400 <= MAX_PORT_OFFSET ? portOffset(env) + 400 : portOffset(env) - 400;
+    const bHome = `${stewardHome(env)}-b`;
+    const envB = { ...env, STEWARD_HOME: bHome, STEWARD_PORT_OFFSET: String(bOffset), STEWARD_CONFIG: path.join(bHome, 'steward.config.yaml') };
+    const stackJob = (name, stackEnv) => ({
+      name,
+      after: ['tools'],
+      run: async (lf) => {
+        const before = await stack.status(stackEnv);
+        const starting = !before.every((p) => p.ready);
+        if (starting) started.push(stackEnv);
+        writeFileSync(lf, `${starting ? 'starting' : 'reusing'} the stack at ${stewardHome(stackEnv)}\n`, { flag: 'a' });
+        return devStep(name, `const p=${stackScript('up')}((l)=>console.error(l));if(!p.every((x)=>x.ready)){console.error(JSON.stringify(p));process.exit(1)}`, stackEnv, lf);
+      },
+    });
     job({ name: 'tools', run: (lf) => devStep('tools', `${stackScript('ensureTools')}((l)=>console.error(l))`, env, lf) });
     job({
       name: 'compose',
       run: (lf) => (existsSync(path.join(ROOT, 'scripts', 'build-compose.sh')) ? runStep('Compose CLI build', 'bash', [path.join(ROOT, 'scripts', 'build-compose.sh')], env, lf) : empty()),
     });
-    job({
-      name: 'stack',
-      after: ['tools'],
-      run: async (lf) => {
-        const before = await stack.status(env);
-        startedStack = !before.every((p) => p.ready);
-        writeFileSync(lf, `${startedStack ? 'starting' : 'reusing'} the local stack\n`, { flag: 'a' });
-        return devStep('the local stack', `const p=${stackScript('up')}((l)=>console.error(l));if(!p.every((x)=>x.ready)){console.error(JSON.stringify(p));process.exit(1)}`, env, lf);
-      },
-    });
-    job({ name: 'integration', after: ['stack'], run: (lf) => runFiles(shared, env, lf) });
+    job(stackJob('stack', env));
+    if (second.length) job(stackJob('stack-b', envB));
+    job({ name: 'integration', after: ['stack'], files: [...first, ...scans], run: (lf) => runFiles([...first, ...scans], env, lf) });
+    if (second.length) job({ name: 'integration-b', after: ['stack-b'], files: [...second, ...scans], run: (lf) => runFiles([...second, ...scans], envB, lf) });
     if (withReliability) job({ name: 'reliability', after: ['tools'], run: (lf) => runReliability(env, outcomesFile, lf) });
-    for (const f of own) job({ name: path.basename(f, '.test.ts'), after: ['tools'], run: (lf) => runFiles([f], env, lf) });
-    job({ name: 'workflows', after: ['tools'], run: (lf) => runFiles(findTests('test/workflows'), env, lf) });
-    job({ name: 'unit', after: ['compose'], run: (lf) => runFiles(unitFiles, env, lf) });
+    for (const f of own) job({ name: path.basename(f, '.test.ts'), after: ['tools'], files: [f], run: (lf) => runFiles([f], env, lf) });
+    job({ name: 'workflows', after: ['tools'], files: findTests('test/workflows'), run: (lf) => runFiles(findTests('test/workflows'), env, lf) });
+    job({ name: 'unit', after: ['compose'], files: unitFiles, run: (lf) => runFiles(unitFiles, env, lf) });
     job({ name: 'pytest', run: (lf) => runPythonTests(env, lf) });
+  }
+  // STEWARD_TEST_ONLY=a,b: only those jobs and the jobs they need (to try one part of the run).
+  const only = (process.env.STEWARD_TEST_ONLY || '').split(',').filter(Boolean);
+  if (only.length) {
+    const keep = new Set();
+    const add = (n) => {
+      const j = jobs.find((x) => x.name === n);
+      if (!j || keep.has(n)) return;
+      keep.add(n);
+      (j.after || []).forEach(add);
+    };
+    only.forEach(add);
+    for (let i = jobs.length - 1; i >= 0; i--) if (!keep.has(jobs[i].name)) jobs.splice(i, 1);
+    for (const n of [...outcomeJobs]) if (!keep.has(n)) outcomeJobs.delete(n);
+  }
+  if (args.has('--plan')) {
+    // What would run, and where, without running it.
+    for (const j of jobs) process.stdout.write(`${j.name}${j.after ? ` (after ${j.after.join(', ')})` : ''}${j.files ? `: ${j.files.join(' ')}` : ''}\n`);
+    rmSync(logDir, { recursive: true, force: true });
+    return;
   }
   log(`${jobs.length} jobs, at most ${maxJobs} at once; logs in ${logDir}`);
   const heartbeat = setInterval(() => log(`still running: ${jobs.filter((j) => !finished.has(j.name)).map((j) => j.name).join(', ')}`), 120_000);
@@ -242,9 +282,9 @@ async function main() {
     results = await schedule(jobs, maxJobs, logDir);
   } finally {
     clearInterval(heartbeat);
-    if (startedStack) {
-      log('stopping the local stack this run started');
-      await stack.down((l) => log(l), env);
+    for (const stackEnv of started) {
+      log(`stopping the stack this run started (${stackEnv.STEWARD_HOME || 'the default home'})`);
+      await stack.down((l) => log(l), stackEnv);
     }
   }
   let passed = 0;
