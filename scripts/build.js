@@ -4,7 +4,8 @@
 // every source file's path, size and mtime (and of where the checkout is), so an edited file is never silently
 // ignored: bin/steward.js computes the stamp at each start (about a millisecond of stat calls) and rebuilds when
 // no build has it. Builds go to a temporary dir renamed into place, so processes starting side by side never see a
-// half-written build. `npm ci` builds once (package.json "prepare"); `npm run build` builds by hand.
+// half-written build. `npm ci` builds once (package.json "prepare"); `npm run build` builds by hand;
+// `--workflow-bundle` also makes the compiled worker's workflow bundle (the Dockerfile does, as root).
 // __dirname in the compiled files is the source file's directory: src/dev/paths.ts finds the repository and
 // src/audit/migrate.ts its .sql files from there, as under tsx.
 const { spawnSync } = require('node:child_process');
@@ -86,14 +87,29 @@ function build({ log = () => undefined } = {}) {
   return path.join(final, 'src');
 }
 
-module.exports = { build, currentBuild, stamp, DIST };
+/** The compiled worker's workflow bundle, made now rather than at the first `steward worker` (the image build). */
+function workflowBundle(dir) {
+  const { prebuiltWorkflowBundle } = require(path.join(dir, 'workers', 'worker.js'));
+  if (!prebuiltWorkflowBundle(require.resolve(path.join(dir, 'workflows')))) throw new Error('the workflow bundle could not be made');
+}
 
-if (require.main === module) {
+/** From `npm ci` ("prepare"): a failed build must not fail the install; the CLI then runs the sources under tsx. */
+function prepare() {
   try {
     build({ log: (l) => process.stderr.write(`build: ${l}\n`) });
   } catch (err) {
+    process.stderr.write(`build: ${err.stack || err}\n(the CLI will run the TypeScript sources under tsx)\n`);
+  }
+}
+
+module.exports = { build, currentBuild, prepare, stamp, DIST };
+
+if (require.main === module) {
+  try {
+    const dir = build({ log: (l) => process.stderr.write(`build: ${l}\n`) });
+    if (process.argv.includes('--workflow-bundle')) workflowBundle(dir);
+  } catch (err) {
     process.stderr.write(`build: ${err.stack || err}\n`);
-    // From `npm ci` ("prepare"): a failed build must not fail the install; the CLI then runs the sources under tsx.
-    process.exitCode = process.argv.includes('--prepare') ? 0 : 1;
+    process.exitCode = 1;
   }
 }

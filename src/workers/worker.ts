@@ -30,7 +30,7 @@ function preloadModules(): string[] {
   return process.env.STEWARD_PRELOAD_MODULES === '0' ? [] : ['zod', 'yaml', require.resolve('../domain')];
 }
 
-function prebuiltWorkflowBundle(workflowsPath: string): { codePath: string } | undefined {
+export function prebuiltWorkflowBundle(workflowsPath: string): { codePath: string } | undefined {
   if (!workflowsPath.endsWith('.js') || process.env.STEWARD_WORKFLOW_BUNDLE === '0') return undefined;
   const preload = preloadModules();
   const codePath = path.join(path.dirname(workflowsPath), '..', '..', `workflow-bundle${preload.length ? '' : '-no-preload'}.js`);
