@@ -253,7 +253,8 @@ async function main() {
     for (const f of own) job({ name: path.basename(f, '.test.ts'), after: ['tools'], files: [f], run: (lf) => runFiles([f], env, lf) });
     job({ name: 'workflows', after: ['tools'], files: findTests('test/workflows'), run: (lf) => runFiles(findTests('test/workflows'), env, lf) });
     job({ name: 'unit', after: ['compose'], files: unitFiles, run: (lf) => runFiles(unitFiles, env, lf) });
-    job({ name: 'pytest', run: (lf) => runPythonTests(env, lf) });
+    // After the tools: its throwaway PostgreSQL needs the server binaries the tools step installs when missing.
+    job({ name: 'pytest', after: ['tools'], run: (lf) => runPythonTests(env, lf) });
   }
   // STEWARD_TEST_ONLY=a,b: only those jobs and the jobs they need (to try one part of the run).
   const only = (process.env.STEWARD_TEST_ONLY || '').split(',').filter(Boolean);
@@ -267,8 +268,10 @@ async function main() {
     };
     only.forEach(add);
     for (let i = jobs.length - 1; i >= 0; i--) if (!keep.has(jobs[i].name)) jobs.splice(i, 1);
-    for (const n of [...outcomeJobs]) if (!keep.has(n)) outcomeJobs.delete(n);
   }
+  // The reliability summary waits only for the outcome-recording jobs this run has.
+  for (const n of [...outcomeJobs]) if (!jobs.some((j) => j.name === n)) outcomeJobs.delete(n);
+  outcomesDone();
   if (args.has('--plan')) {
     // What would run, and where, without running it.
     for (const j of jobs) process.stdout.write(`${j.name}${j.after ? ` (after ${j.after.join(', ')})` : ''}${j.files ? `: ${j.files.join(' ')}` : ''}\n`);
