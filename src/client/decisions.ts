@@ -48,7 +48,7 @@ export function describePending(rec: DeploymentRecord): string {
   return `deployment ${rec.workflowId} waits for ${p.what}\n  who may: ${p.roles.join(', ')} (never ${p.notBy.join(', ')})\n  how: ${p.command}`;
 }
 
-export function registerDecisions(program: Command): void {
+export function registerMigration(program: Command): void {
   signingOptions(
     program
       .command('migration')
@@ -68,6 +68,9 @@ export function registerDecisions(program: Command): void {
       });
     });
 
+}
+
+export function registerDeploymentDecisions(program: Command): void {
   const dep = program.command('deployment').description('decisions a running deployment waits for (restore, manual reversal steps)');
   signingOptions(dep.command('restore').description('decide whether to restore the pre-deployment backup (§10.3); signed with your SSH key').argument('<id>', 'the change id'))
     .option('--restore', 'restore the backup')
@@ -103,6 +106,9 @@ export function registerDecisions(program: Command): void {
       });
     });
 
+}
+
+export function registerWhoami(program: Command): void {
   program
     .command('whoami')
     .description('who your signing key says you are, in the policy of the config')

@@ -1,4 +1,7 @@
 // The steward worker: one task queue, every workflow and activity.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import type { StewardConfig } from '../config/schema';
 import { createActivities } from '../activities';
@@ -14,6 +17,43 @@ export interface RunningWorker {
   worker: Worker;
   run: Promise<void>;
   shutdown(): Promise<void>;
+}
+
+/**
+ * The compiled worker (dist/<stamp>/src, scripts/build.js) runs a workflow bundle made once per build and kept
+ * beside it (dist/<stamp>/workflow-bundle.js), made in a child process: no webpack run, and none of webpack's
+ * memory, in the worker itself. Under tsx (tests, development) the SDK bundles src/workflows at each start as before.
+ */
+/**
+ * Modules evaluated once per worker and shared by every cached workflow instead of once per workflow (the SDK's
+ * reusable V8 context gives each workflow its own module cache otherwise): zod, yaml and the pure, stateless
+ * domain (schemas built at module scope; its only module state is a cache of Intl formatters). Measured
+ * (bench/open-changes.ts): most of a cached workflow's megabytes were these modules evaluated again per workflow.
+ * STEWARD_PRELOAD_MODULES=0 turns it off (for the comparison in the benchmark).
+ */
+function preloadModules(): string[] {
+  return process.env.STEWARD_PRELOAD_MODULES === '0' ? [] : ['zod', 'yaml', require.resolve('../domain')];
+}
+
+export function prebuiltWorkflowBundle(workflowsPath: string): { codePath: string } | undefined {
+  if (!workflowsPath.endsWith('.js') || process.env.STEWARD_WORKFLOW_BUNDLE === '0') return undefined;
+  const preload = preloadModules();
+  const codePath = path.join(path.dirname(workflowsPath), '..', '..', `workflow-bundle${preload.length ? '' : '-no-preload'}.js`);
+  if (!existsSync(codePath)) {
+    const script = [
+      `const { bundleWorkflowCode } = require(${JSON.stringify(require.resolve('@temporalio/worker'))});`,
+      'const fs = require("node:fs");',
+      'const [, src, out, preload] = process.argv;',
+      'bundleWorkflowCode({ workflowsPath: src, preloadModules: JSON.parse(preload) }).then(({ code }) => {',
+      '  const tmp = `${out}.${process.pid}.tmp`;',
+      '  fs.writeFileSync(tmp, code);',
+      '  fs.renameSync(tmp, out);',
+      '}).catch((e) => { console.error(e); process.exit(1); });',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script, workflowsPath, codePath, JSON.stringify(preload)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) return undefined; // the SDK bundles in-process instead
+  }
+  return existsSync(codePath) ? { codePath } : undefined;
 }
 
 let runtimeInstalled = false;
@@ -64,6 +104,13 @@ export async function ensureCheckpointSchedule(config: StewardConfig, client: Cl
   return scheduleId;
 }
 
+function workflowSource(
+  workflowsPath: string,
+): { workflowBundle: { codePath: string } } | { workflowsPath: string; bundlerOptions: { preloadModules: string[] } } {
+  const bundle = prebuiltWorkflowBundle(workflowsPath);
+  return bundle ? { workflowBundle: bundle } : { workflowsPath, bundlerOptions: { preloadModules: preloadModules() } };
+}
+
 export async function startWorker(config: StewardConfig, opts: { identity?: string; configFile?: string; checkpointSchedule?: boolean } = {}): Promise<RunningWorker> {
   installRuntime();
   // Fail at start on a policy that does not parse: no workflow may run on an unknown policy.
@@ -80,7 +127,7 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    ...workflowSource(require.resolve('../workflows')),
     // The policy is read afresh from the worker's own config file at every gate (a freeze added counts at once).
     activities: createActivities({ config, ssh, temporal: temporal.get, ...(opts.configFile ? { currentConfig: () => loadConfig(opts.configFile) } : {}) }),
     ...(opts.identity ? { identity: opts.identity } : {}),

@@ -243,7 +243,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
 
   it('waits for a production window that opens a few seconds later, then deploys', async () => {
     const now = Date.now();
-    const pol = policy({ freezes: [{ from: 'x', to: 'y', reason: 'test freeze', environments: ['production'], fromMs: now - 60_000, toMs: now + 6_000 }] });
+    const pol = policy({ freezes: [{ from: 'x', to: 'y', reason: 'test freeze', environments: ['production'], fromMs: now - 60_000, toMs: now + 20_000 }] });
     const h = await start(env.client, proposal(), pol);
     await until(h, (s) => s.phase === 'approval');
     await act(h, 'carol', 'approve');
@@ -254,7 +254,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     const s = (await h.result()) as ChangeState;
     assert.equal(s.phase, 'completed');
     const deployedAt = Date.parse(s.history.find((x) => x.to === 'deployment')!.at);
-    assert.ok(deployedAt >= now + 6_000 - 50, 'deployment started only after the freeze ended');
+    assert.ok(deployedAt >= now + 20_000 - 50, 'deployment started only after the freeze ended');
   });
 
   it('waits durably over the weekly blackout (the Friday-night rule, placed at this minute), across a worker restart', async () => {
