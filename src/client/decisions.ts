@@ -4,7 +4,8 @@
 // may give it.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { policyDigest } from '../domain/policy';
+import { findPerson, parsePolicyConfig, policyDigest } from '../domain/policy';
+import { loadConfig } from '../config/load';
 import type { SignedActionName } from '../domain/statement';
 import type { DeploymentRecord } from '../workflows/deployment';
 import { queryStatus, withCtx, type Ctx } from './lifecycle-client';
@@ -116,8 +117,6 @@ export function registerWhoami(program: Command): void {
     .option('--as <user>', 'check that the key is this person\'s')
     .option('--json', 'machine-readable output')
     .action(async (o: SigningOptions & { json?: boolean }) => {
-      const { loadConfig } = await import('../config/load');
-      const { parsePolicyConfig, findPerson } = await import('../domain/policy');
       const policy = parsePolicyConfig(loadConfig(program.opts().config).policy ?? {});
       const keyFile = signingKeyFile(o);
       const id = signerOf(keyFile, policy, o.as);
