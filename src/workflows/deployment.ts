@@ -227,7 +227,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   const makers = [input.proposer, input.implementer ?? input.proposer];
   const decider = (by: string, kind: DecisionKind, what: string): string | null => {
     const policy = trust.policy!;
-    if (makers.includes(by)) return `${by} proposed or implemented this change and cannot ${what} (maker-checker)`;
+    if (makers.includes(by)) return `${by} ${by === input.proposer ? 'proposed' : 'implemented'} this change and cannot ${what} (maker-checker)`;
     if (!mayDecide(policy, by, kind)) return `${by} holds none of the roles ${policy.decisionRoles[kind].join(', ')} needed to ${what}`;
     return null;
   };
