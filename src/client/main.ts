@@ -6,6 +6,7 @@ import { registerDemo } from './demo';
 import { registerDev } from './dev';
 import { registerPing } from './ping';
 import { registerWorker } from './worker';
+import { registerCodecServer } from './codec-server';
 import { registerPropose } from './propose';
 import { registerApprove } from './approve';
 import { registerReject } from './reject';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDev(program);
   registerWorker(program);
+  registerCodecServer(program);
   registerPing(program);
   registerDemo(program);
   registerPropose(program);

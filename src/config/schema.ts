@@ -1,6 +1,7 @@
 // The schema of steward.config.yaml. Every error names the field path (see load.ts).
 import { z } from 'zod';
 import { secretRefSchema } from './secrets';
+import { temporalSchema } from './temporal-schema';
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, "-" or "_", starting with a letter');
 const absolutePath = z
@@ -61,14 +62,7 @@ export const environmentSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  temporal: z
-    .strictObject({
-      address: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]+$/, 'host:port of the Temporal frontend').default('127.0.0.1:7233'),
-      namespace: z.string().min(1).default('default'),
-      taskQueue: z.string().min(1).default('steward'),
-      webUiUrl: z.string().url().default('http://127.0.0.1:8233'),
-    })
-    .prefault({}),
+  temporal: temporalSchema,
   audit: z.strictObject({ databaseUrl: secretRefSchema, ownerUrl: secretRefSchema.optional() }).optional(),
   // Validated by the policy core's own schema in load.ts, so the rules live in one place.
   policy: z.unknown().optional(),

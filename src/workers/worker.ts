@@ -4,6 +4,12 @@ import type { StewardConfig } from '../config/schema';
 import { createActivities } from '../activities';
 import { SshPool } from '../activities/remote/ssh';
 import { lazyClient } from '../activities/lock';
+import {
+  connectFailureMessage,
+  stewardDataConverter,
+  TemporalConnectionError,
+  temporalConnectionOptions,
+} from '../temporal/connection';
 
 export interface RunningWorker {
   worker: Worker;
@@ -26,7 +32,14 @@ function installRuntime(): void {
 
 export async function startWorker(config: StewardConfig, opts: { identity?: string } = {}): Promise<RunningWorker> {
   installRuntime();
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const dataConverter = stewardDataConverter(config);
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  } catch (err) {
+    if (err instanceof TemporalConnectionError) throw err;
+    throw new TemporalConnectionError(connectFailureMessage(config, err));
+  }
   const ssh = new SshPool();
   const temporal = lazyClient(config);
   const worker = await Worker.create({
@@ -35,6 +48,7 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities({ config, ssh, temporal: temporal.get }),
+    ...(dataConverter ? { dataConverter } : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Changes wait days for people: keep a bounded number of workflow isolates in memory (each costs MBs) and
     // replay the rest from history when their next task comes (bench: 1,000 open changes).
