@@ -7,6 +7,7 @@ import type { DataConverter, Duration } from '@temporalio/common';
 import type { StewardConfig } from '../config/schema';
 import { resolveSecret, type SecretRef } from '../config/secrets';
 import { AesGcmPayloadCodec } from './codec';
+import { diagnoseTls } from './tls-probe';
 
 /** A connection setting that cannot be used: the message names the config field and what to do. */
 export class TemporalConnectionError extends Error {
@@ -98,10 +99,12 @@ export function payloadCodecFor(config: StewardConfig, env: NodeJS.ProcessEnv = 
 }
 
 /** Words for a failed connect: what was tried and which setting to look at. */
-export function connectFailureMessage(config: StewardConfig, err: unknown): string {
+export async function connectFailureMessage(config: StewardConfig, err: unknown, options?: TemporalConnectionOptions): Promise<string> {
   const t = config.temporal;
   const why = (err as Error)?.message ?? String(err);
   const how = t.tls ? `over TLS${t.tls.clientCert ? ' with a client certificate' : ''}` : 'without TLS';
+  const probed = options ? await diagnoseTls(options).catch(() => undefined) : undefined;
+  if (probed) return `cannot reach Temporal at ${t.address} ${how}: ${why}; ${probed}`;
   let hint: string;
   if (/UnknownIssuer|self.signed|unable to verify|certificate verify failed|BadSignature/i.test(why)) {
     hint = 'the server certificate is not signed by temporal.tls.serverCa: point it at the CA that issued the frontend certificate';
@@ -129,7 +132,7 @@ export async function connectTemporal(
   try {
     connection = await Connection.connect({ ...options, connectTimeout: opts.connectTimeout ?? '10s' });
   } catch (err) {
-    throw new TemporalConnectionError(connectFailureMessage(config, err));
+    throw new TemporalConnectionError(await connectFailureMessage(config, err, options));
   }
   return new Client({ connection, namespace: config.temporal.namespace, ...(dataConverter ? { dataConverter } : {}) });
 }

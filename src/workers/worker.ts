@@ -1,5 +1,6 @@
 // The steward worker: one task queue, every workflow and activity.
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { redactingActivityInterceptor, redactingLogger } from './redaction';
 import type { StewardConfig } from '../config/schema';
 import { createActivities } from '../activities';
 import { SshPool } from '../activities/remote/ssh';
@@ -24,7 +25,7 @@ function installRuntime(): void {
   runtimeInstalled = true;
   const level = (process.env.STEWARD_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({ logger: redactingLogger(level) });
   } catch {
     // Already installed by the host process (tests): keep theirs.
   }
@@ -34,11 +35,11 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
   installRuntime();
   const dataConverter = stewardDataConverter(config);
   let connection: NativeConnection;
+  const options = temporalConnectionOptions(config);
   try {
-    connection = await NativeConnection.connect(temporalConnectionOptions(config));
+    connection = await NativeConnection.connect(options);
   } catch (err) {
-    if (err instanceof TemporalConnectionError) throw err;
-    throw new TemporalConnectionError(connectFailureMessage(config, err));
+    throw new TemporalConnectionError(await connectFailureMessage(config, err, options));
   }
   const ssh = new SshPool();
   const temporal = lazyClient(config);
@@ -49,6 +50,7 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities({ config, ssh, temporal: temporal.get }),
     ...(dataConverter ? { dataConverter } : {}),
+    interceptors: { activity: [redactingActivityInterceptor] },
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Changes wait days for people: keep a bounded number of workflow isolates in memory (each costs MBs) and
     // replay the rest from history when their next task comes (bench: 1,000 open changes).

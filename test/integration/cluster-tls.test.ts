@@ -135,7 +135,14 @@ describe('Steward through an mTLS terminator (nginx grpc_pass, real stack)', () 
     const r = stewardWith(rogue, 'list');
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /over TLS with a client certificate/);
+    assert.match(r.stderr, /refused the client certificate/);
     await assert.rejects(NativeConnection.connect(temporalConnectionOptions(rogue)).then((c) => c.close()));
+  });
+
+  it('refuses a server name the certificate is not issued for, naming temporal.tls.serverName', () => {
+    const r = stewardWith(tlsConfig({ serverName: 'other.steward.test' }), 'list');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /temporal\.tls\.serverName/);
   });
 
   it('names the field of a missing certificate file', () => {
