@@ -34,12 +34,13 @@ const PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
   // scheme://user:password@host and scheme://token@host
   [/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:'"]+):([^\s/@'"]+)@/gi, (_m, scheme, user) => `${scheme}${user}:${MASK}@`],
   [/\b(https?:\/\/)([^\s/@:'"]{8,})@/gi, (_m, scheme) => `${scheme}${MASK}@`],
-  [/\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi, (m) => `${m.split(/\s+/)[0]} ${MASK}`],
+  // Bearer/Basic/token followed by something token-like (with a digit: "token validation failed" stays).
+  [/\b(Bearer|Basic|token)\s+(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}/gi, (m) => `${m.split(/\s+/)[0]} ${MASK}`],
   [/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,})\b/g, MASK],
   [/\bAKIA[0-9A-Z]{16}\b/g, MASK],
   [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g, MASK],
   [
-    /\b((?:[A-Z0-9_]*_)?(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY)|password|passwd|secret|token|api_?key|access_?key)(\s*[=:]\s*)(["']?)[^\s"'&;]+\3/gi,
+    /\b((?:[A-Z0-9_]*)?(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY)|password|passwd|secret|token|api_?key|access_?key)(\s*[=:]\s*)(["']?)[^\s"'&;]+\3/gi,
     (_m, name, sep, q) => `${name}${sep}${q}${MASK}${q}`,
   ],
 ];

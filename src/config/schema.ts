@@ -33,7 +33,14 @@ export const smokeCheckSchema = z.strictObject({
 });
 
 export const appSchema = z.strictObject({
-  repo: z.string().min(1),
+  // The URL lands in command lines, histories and the host's git config: it must carry no credentials. Hosts reach a
+  // private repo with their own deploy key (ssh://git@...) or a credential helper configured on the host.
+  repo: z
+    .string()
+    .min(1)
+    .refine((r) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(r) && !/^https?:\/\/[^/@\s]+@/i.test(r), {
+      message: 'must not hold credentials (user:password@ or a token@): give the hosts a deploy key (ssh://git@host/repo.git) or a git credential helper',
+    }),
   deployRoot: absolutePath,
   python: z.string().regex(/^[A-Za-z0-9._\/-]+$/, 'a python executable name or absolute path').default('python3'),
   settingsModule: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/).default('bankapp.settings'),
