@@ -26,7 +26,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'steward-codec-'));
 const tag = `r90-sealed-${process.pid}`;
 const n = `${process.pid}`;
 const MARKERS = {
-  title: 'Clarify the balance label on the account page',
+  title: 'Round deposit postings to whole units in the ledger',
   sql: `sealed_marker_${n}`,
   hostError: `HOSTERR-${n}-the-ledger-host-said-no`,
 };
@@ -171,6 +171,10 @@ describe('sealed payloads and redaction (real stack)', () => {
     raw = new Client({ connection, namespace: config.temporal.namespace });
   });
   after(async () => {
+    // Nothing of this test runs on after it (a lock holder without a worker would hold the next run up).
+    for await (const wf of raw.workflow.list({ query: `TaskQueue = "${config.temporal.taskQueue}" AND ExecutionStatus = "Running"` })) {
+      await raw.workflow.getHandle(wf.workflowId).terminate('sealed-payload test over').catch(() => undefined);
+    }
     if (worker.exitCode === null) {
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
@@ -189,8 +193,9 @@ describe('sealed payloads and redaction (real stack)', () => {
     assert.ok(text.includes(MARKERS.hostError), `the host's error text is in the record (decoded): ${text.slice(0, 2000)}`);
     assert.ok(!text.includes(dbPassword), 'the database password is masked in the record');
     assert.ok(!text.includes(PLANTED_TOKEN), 'the token is masked in the record');
-    // A proposal through the CLI (client-side sealing), withdrawn at once so it deploys nothing.
-    const p = steward('propose', path.join(ROOT, 'examples', 'proposals', 'demo-cosmetic.yaml'), '--id', changeId, '--json');
+    // A proposal through the CLI (client-side sealing): a Critical change waits for its reviews, deploys nothing, and
+    // is withdrawn.
+    const p = steward('propose', path.join(ROOT, 'examples', 'proposals', 'critical-financial.yaml'), '--id', changeId, '--json');
     assert.equal(p.code, 0, p.stderr);
     const w = steward('withdraw', changeId, '--as', 'alice', '--reason', 'sealed-payload test over');
     assert.equal(w.code, 0, w.stderr);
