@@ -33,7 +33,7 @@ const MARKERS = {
 const PLANTED_TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
 
 function codecConfig(): StewardConfig {
-  const config = devConfig('codec');
+  const config = devConfig(`codec-${process.pid}`); // a queue per run: older runs' histories are sealed with other keys
   config.temporal.payloadCodec = {
     currentKeyId: 'k2',
     keys: [
