@@ -11,6 +11,7 @@ type Register = (program: Command) => void;
 const VERBS: [string, () => Register][] = [
   ['dev', () => require('./dev').registerDev],
   ['worker', () => require('./worker').registerWorker],
+  ['codec-server', () => require('./codec-server').registerCodecServer],
   ['ping', () => require('./ping').registerPing],
   ['demo', () => require('./demo').registerDemo],
   ['propose', () => require('./propose').registerPropose],

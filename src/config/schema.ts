@@ -1,6 +1,7 @@
 // The schema of steward.config.yaml. Every error names the field path (see load.ts).
 import { z } from 'zod';
 import { secretRefSchema } from './secrets';
+import { temporalSchema } from './temporal-schema';
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, "-" or "_", starting with a letter');
 const absolutePath = z
@@ -32,7 +33,14 @@ export const smokeCheckSchema = z.strictObject({
 });
 
 export const appSchema = z.strictObject({
-  repo: z.string().min(1),
+  // The URL lands in command lines, histories and the host's git config: it must carry no credentials. Hosts reach a
+  // private repo with their own deploy key (ssh://git@...) or a credential helper configured on the host.
+  repo: z
+    .string()
+    .min(1)
+    .refine((r) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(r) && !/^https?:\/\/[^/@\s]+@/i.test(r), {
+      message: 'must not hold credentials (user:password@ or a token@): give the hosts a deploy key (ssh://git@host/repo.git) or a git credential helper',
+    }),
   deployRoot: absolutePath,
   python: z.string().regex(/^[A-Za-z0-9._\/-]+$/, 'a python executable name or absolute path').default('python3'),
   settingsModule: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/).default('bankapp.settings'),
@@ -61,14 +69,7 @@ export const environmentSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  temporal: z
-    .strictObject({
-      address: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]+$/, 'host:port of the Temporal frontend').default('127.0.0.1:7233'),
-      namespace: z.string().min(1).default('default'),
-      taskQueue: z.string().min(1).default('steward'),
-      webUiUrl: z.string().url().default('http://127.0.0.1:8233'),
-    })
-    .prefault({}),
+  temporal: temporalSchema,
   audit: z
     .strictObject({
       databaseUrl: secretRefSchema,

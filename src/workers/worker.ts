@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { redactingActivityInterceptor, redactingLogger } from './redaction';
 import type { StewardConfig } from '../config/schema';
 import { createActivities } from '../activities';
 import { SshPool } from '../activities/remote/ssh';
@@ -12,6 +13,12 @@ import { loadWorkerPolicy, POLICY_SUBJECT, recordPolicy } from '../activities/po
 import { loadConfig } from '../config/load';
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { AUDIT_CHECKPOINT_SCHEDULE_ID } from '../contracts/audit';
+import {
+  connectFailureMessage,
+  stewardDataConverter,
+  TemporalConnectionError,
+  temporalConnectionOptions,
+} from '../temporal/connection';
 
 export interface RunningWorker {
   worker: Worker;
@@ -63,7 +70,7 @@ function installRuntime(): void {
   runtimeInstalled = true;
   const level = (process.env.STEWARD_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({ logger: redactingLogger(level) });
   } catch {
     // Already installed by the host process (tests): keep theirs.
   }
@@ -120,7 +127,14 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
   } catch (err) {
     console.warn(`steward worker: could not record the policy in the audit log yet: ${(err as Error).message}`);
   }
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const dataConverter = stewardDataConverter(config);
+  let connection: NativeConnection;
+  const options = temporalConnectionOptions(config);
+  try {
+    connection = await NativeConnection.connect(options);
+  } catch (err) {
+    throw new TemporalConnectionError(await connectFailureMessage(config, err, options));
+  }
   const ssh = new SshPool();
   const temporal = lazyClient(config);
   const worker = await Worker.create({
@@ -130,6 +144,8 @@ export async function startWorker(config: StewardConfig, opts: { identity?: stri
     ...workflowSource(require.resolve('../workflows')),
     // The policy is read afresh from the worker's own config file at every gate (a freeze added counts at once).
     activities: createActivities({ config, ssh, temporal: temporal.get, ...(opts.configFile ? { currentConfig: () => loadConfig(opts.configFile) } : {}) }),
+    ...(dataConverter ? { dataConverter } : {}),
+    interceptors: { activity: [redactingActivityInterceptor] },
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Changes wait days for people: keep a bounded number of workflow isolates in memory (each costs MBs) and
     // replay the rest from history when their next task comes (bench: 1,000 open changes).

@@ -8,6 +8,7 @@ import { auditRefs, AuditNotConfiguredError, poolFor, roleOfUrl } from '../../au
 import { AuditConflictError, appendEvent, listEvents } from '../../audit/log';
 import { AuditMigrationError, migrateAuditStore, type MigrateResult } from '../../audit/migrate';
 import type { StewardConfig } from '../../config/schema';
+import { redactDeep } from '../../config/redact';
 import { SecretResolutionError } from '../../config/secrets';
 import { AUDIT_EVENT_KINDS, type AuditActivities, type AuditEvent } from './api';
 import { readChainHead, signCheckpoint, storeCheckpoint } from '../../audit/checkpoint';
@@ -91,7 +92,8 @@ export function createAuditActivities(deps: { config: StewardConfig }): AuditAct
         throw ApplicationFailure.nonRetryable(`audit event ${String(event?.eventId)} is not valid: ${issues}`, 'BadAuditEvent');
       }
       try {
-        const r = await appendEvent(await store.pool(), parsed.data as AuditEvent);
+        // Details may quote a host's error text: masked before the append-only table keeps it for ever.
+        const r = await appendEvent(await store.pool(), { ...(parsed.data as AuditEvent), details: redactDeep(parsed.data.details) });
         return { seq: r.seq, hash: r.hash };
       } catch (err) {
         throw toFailure(err);

@@ -1,5 +1,6 @@
 // What every deployment activity shares: the environment's config, its (first) host, SSH with heartbeats.
 import { Context } from '@temporalio/activity';
+import { redact } from '../../config/redact';
 import type { RemoteCommand } from '../../commands/shell';
 import type { EnvironmentConfig, HostConfig, StewardConfig } from '../../config/schema';
 import { environmentOf } from '../environment';
@@ -19,7 +20,7 @@ export interface HostRun {
 /** Heartbeats carry only progress text, never command output that could hold a secret. */
 export function heartbeat(detail: string): void {
   try {
-    Context.current().heartbeat(detail);
+    Context.current().heartbeat(redact(detail));
   } catch {
     // Not inside an activity (unit use): nothing to report to.
   }
