@@ -38,8 +38,14 @@ export interface RunningWorker {
  * (bench/open-changes.ts): most of a cached workflow's megabytes were these modules evaluated again per workflow.
  * STEWARD_PRELOAD_MODULES=0 turns it off (for the comparison in the benchmark).
  */
+/**
+ * Modules evaluated once and shared by every cached workflow (saves memory per workflow). OFF by default: the SDK
+ * freezes shared modules, and zod 4 caches lazily computed members on its schema objects at first use, so parsing a
+ * proposal inside a workflow (which the trust model requires) fails with "object is not extensible" when zod is
+ * shared. STEWARD_PRELOAD_MODULES=1 turns it on for workloads that never parse in the workflow.
+ */
 function preloadModules(): string[] {
-  return process.env.STEWARD_PRELOAD_MODULES === '0' ? [] : ['zod', 'yaml', require.resolve('../domain')];
+  return process.env.STEWARD_PRELOAD_MODULES === '1' ? ['zod', 'yaml', require.resolve('../domain')] : [];
 }
 
 export function prebuiltWorkflowBundle(workflowsPath: string): { codePath: string } | undefined {

@@ -184,6 +184,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     }
   }
 
+  let lastUpserted = '';
   function refresh(): void {
     if (!policy) return;
     const now = Date.now();
@@ -192,12 +193,18 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     state.signoffs = approval.signoffs;
     state.awaiting = scope ? awaitingApprovalFrom(approval, policy, now, scope) : [];
     state.missing = scope ? quorumMet(approval, policy, now, scope).missing : [];
-    upsertSearchAttributes([
+    const attrs = [
       { key: SA.changePhase, value: state.phase },
       { key: SA.awaitingApprovalFrom, value: state.awaiting.length ? state.awaiting : null },
       ...(state.releaseVersion ? [{ key: SA.releaseVersion, value: state.releaseVersion }] : []),
       ...(state.policyDigest ? [{ key: SA.policyDigest, value: state.policyDigest }] : []),
-    ]);
+    ];
+    // Upsert only what changed: no history event for an unchanged value (and none for a refresh that changes nothing).
+    const key = JSON.stringify(attrs.map((a) => [a.key.name, a.value]));
+    if (key !== lastUpserted) {
+      lastUpserted = key;
+      upsertSearchAttributes(attrs);
+    }
     setCurrentDetails(renderDetails(state));
   }
 
