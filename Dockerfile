@@ -17,6 +17,10 @@ RUN npm ci --omit=dev --no-audit && npm cache clean --force
 
 COPY bin/ ./bin/
 COPY src/ ./src/
+# The compiled CLI and worker (dist/, scripts/build.js) and the worker's workflow bundle, made here as root: the
+# image runs them as USER node without writing anything.
+COPY scripts/build.js ./scripts/build.js
+RUN node scripts/build.js --workflow-bundle
 
 # Files stay owned by root and read-only to the worker; it runs as the image's unprivileged `node` user (uid 1000).
 USER node

@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { StewardConfig } from '../src/config/schema';
 import { devLayout } from '../src/dev/paths';
-import { DEFAULT_PROTECTED_TABLES } from '../src/domain/policy';
 import type { ChangeType } from '../src/domain/types';
 import { SshPool } from '../src/activities/remote/ssh';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../src/workflows/deployment';
@@ -42,7 +41,6 @@ export function deployInput(gitRef: string, changeType: ChangeType = 'feature'):
     changeType,
     proposer: 'alice',
     attempt: 1,
-    protectedTables: [...DEFAULT_PROTECTED_TABLES],
     stagingChecks: false,
     tagRelease: true,
     humanDecisionTimeoutMs: 60_000,

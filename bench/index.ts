@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only deploy,rollback,availability,latency,open,backup]`
+// `npm run bench [-- --quick] [-- --only deploy,rollback,availability,latency,open,backup,cli]`
 // Starts or reuses the dev stack (STEWARD_HOME / STEWARD_PORT_OFFSET / STEWARD_CONFIG choose which), runs each
 // benchmark against its baseline in the same run on the same hosts and data, prints one table and writes the
 // same as JSON to bench/results/<timestamp>.json. Stops the stack only if it started it. Never asserts on time.
@@ -11,13 +11,14 @@ import { down, status, up } from '../src/dev/stack';
 import { startWorker } from '../src/workers/worker';
 import { benchAvailability, haveWrk } from './availability';
 import { benchBackup } from './backup';
+import { benchCli } from './cli';
 import { benchDeploy, benchRollback } from './deploy';
 import { healthz, resetToR02 } from './hosts';
 import { benchLatency } from './latency';
 import { benchConfig, connect, renderTable, ROOT, type Figure, type Opts } from './lib';
 import { benchOpenChanges } from './open-changes';
 
-const BENCHES = ['availability', 'deploy', 'rollback', 'latency', 'open', 'backup'] as const;
+const BENCHES = ['availability', 'deploy', 'rollback', 'latency', 'open', 'backup', 'cli'] as const;
 
 function parseArgs(argv: string[]): Opts {
   const quick = argv.includes('--quick');
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
     await run('latency', () => benchLatency(client, config, opts));
     await run('open', () => benchOpenChanges(client, config, opts));
     await run('backup', () => benchBackup(config, opts));
+    await run('cli', () => benchCli(client, config, opts));
   } finally {
     await client.connection.close();
     await worker.shutdown();

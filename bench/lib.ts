@@ -104,7 +104,7 @@ export function limitFigure(
 export function fmt(v: number, unit: string): string {
   if (!Number.isFinite(v)) return '—';
   if (unit === 'ms') return v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`;
-  if (unit === 'MB') return `${v.toFixed(0)} MB`;
+  if (unit === 'MB') return `${v.toFixed(v < 10 ? 2 : 0)} MB`;
   if (unit === '/s') return `${v.toFixed(1)}/s`;
   if (unit === 'count') return `${Math.round(v)}`;
   return `${v.toFixed(2)} ${unit}`;

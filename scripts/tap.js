@@ -1,8 +1,8 @@
 'use strict';
 // Running node:test files and reading its TAP output: the totals, and each failed test with its error
 // (scripts/test.js and scripts/test-reliability.js print these at the end of a run, where a CI log is read from).
-const { spawnSync } = require('node:child_process');
-const { existsSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const { spawn, spawnSync } = require('node:child_process');
+const { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -24,7 +24,74 @@ function runNodeTests(files, env, extraArgs = []) {
   );
   const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
   rmSync(tapDir, { recursive: true, force: true });
-  return { ...tapCounts(tap), code: r.status ?? 1, failures: tapFailures(tap) };
+  return { ...tapCounts(tap), code: r.status ?? 1, failures: tapFailures(tap), durations: tapDurations(tap, files.length === 1 ? files[0] : '') };
+}
+
+/**
+ * One test file in a node:test process of its own, without blocking the caller (the test command runs several
+ * side by side): the spec report and anything else the file prints are appended to `logFile`; the result is read
+ * from a TAP file as in runNodeTests, plus the file's wall time.
+ */
+function runNodeTestFile(file, env, logFile, extraArgs = []) {
+  const tapDir = mkdtempSync(path.join(os.tmpdir(), 'steward-tap-'));
+  const tapFile = path.join(tapDir, 'results.tap');
+  const fd = openSync(logFile, 'a');
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=1', ...extraArgs, '--test-reporter=spec', '--test-reporter-destination=stdout',
+        '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, file],
+      { cwd: ROOT, stdio: ['ignore', fd, fd], env },
+    );
+    const done = (code) => {
+      closeSync(fd);
+      const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+      rmSync(tapDir, { recursive: true, force: true });
+      resolve({ ...tapCounts(tap), code, failures: tapFailures(tap), durations: tapDurations(tap, file), ms: Date.now() - t0 });
+    };
+    child.once('error', () => done(1));
+    child.once('exit', (code, signal) => done(code ?? (signal ? 1 : 0)));
+  });
+}
+
+/**
+ * Every test (not suite) of a TAP report with its time: `name` is "suite > test", `file` the file it came from
+ * (the TAP of one node:test run does not say which file a test is in, so the caller passes it for a one-file run).
+ */
+function tapDurations(tap, file = '') {
+  const lines = tap.split('\n');
+  const out = [];
+  const names = [];
+  for (let i = 0; i < lines.length; i++) {
+    const sub = lines[i].match(/^(\s*)# Subtest: (.*)$/);
+    if (sub) {
+      names.length = sub[1].length / 4;
+      names.push(sub[2]);
+      continue;
+    }
+    const m = lines[i].match(/^(\s*)(?:not )?ok \d+ - (.*?)(?: # (?:SKIP|TODO).*)?$/);
+    if (!m) continue;
+    const depth = m[1].length / 4;
+    let ms = NaN;
+    let suite = false;
+    for (let j = i + 1; j < lines.length && lines[j].trim() !== '...'; j++) {
+      const d = lines[j].match(/^\s*duration_ms: ([\d.]+)/);
+      if (d) ms = Number(d[1]);
+      if (/^\s*type: 'suite'/.test(lines[j])) suite = true;
+    }
+    if (!suite && Number.isFinite(ms)) out.push({ name: [...names.slice(0, depth), m[2]].join(' > '), file, ms });
+  }
+  return out;
+}
+
+/** The `n` slowest tests of a run as lines, slowest first. */
+function formatSlowest(durations, n = 10) {
+  const top = [...durations].sort((a, b) => b.ms - a.ms).slice(0, n);
+  if (!top.length) return '';
+  const lines = [`\nslowest ${top.length} tests:`];
+  for (const t of top) lines.push(`${(t.ms / 1000).toFixed(1).padStart(7)} s  ${t.name}${t.file ? `  (${t.file})` : ''}`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** The run's totals: passed, failed (failed + cancelled), skipped. */
@@ -68,4 +135,4 @@ function formatFailures(failures, what) {
   return `${lines.join('\n')}\n`;
 }
 
-module.exports = { runNodeTests, tapCounts, tapFailures, formatFailures };
+module.exports = { runNodeTests, runNodeTestFile, tapCounts, tapFailures, tapDurations, formatFailures, formatSlowest };

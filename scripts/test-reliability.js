@@ -9,6 +9,8 @@
 //   --outcomes-from=F    take the hostile-input, human-action, tamper and fuzz counts from F, recorded by the
 //                        ordinary test command that has just run those tests (so they do not run twice); the
 //                        faults and the secrets scan still run here
+//   --wait-outcomes      F is still being written by tests running beside this suite: before the summary, wait
+//                        until F.done exists (the test command writes it when those tests have ended)
 'use strict';
 require('tsx/cjs');
 const { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
@@ -16,6 +18,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const { formatFailures, runNodeTests } = require('./tap');
+const { setTimeout: sleep } = require('node:timers/promises');
 
 const ROOT = path.resolve(__dirname, '..');
 const args = new Set(process.argv.slice(2));
@@ -25,7 +28,16 @@ const outcomesFrom = (process.argv.slice(2).find((a) => a.startsWith('--outcomes
 const OUTCOME_TESTS = ['test/unit/fuzz.test.ts', 'test/integration/hostile-input.test.ts', 'test/integration/lifecycle-cli.test.ts', 'test/integration/audit.test.ts'];
 /** Last, so it scans the histories and worker logs of everything above. */
 const SECRETS_SCAN = 'test/integration/zz-secrets-scan.test.ts';
+const waitOutcomes = args.has('--wait-outcomes');
 const log = (line) => process.stderr.write(`[reliability] ${line}\n`);
+
+/** Until the test command says the tests that record outcomes into `file` have ended (at most 90 minutes). */
+async function outcomesComplete(file) {
+  const by = Date.now() + 90 * 60_000;
+  if (!existsSync(`${file}.done`)) log(`waiting for the tests running beside this suite to finish writing ${file}`);
+  while (!existsSync(`${file}.done`) && Date.now() < by) await sleep(2000);
+  if (!existsSync(`${file}.done`)) throw new Error(`${file}.done did not appear within 90 minutes`);
+}
 
 process.env.STEWARD_HOME ||= path.join(ROOT, '.steward-rel');
 process.env.STEWARD_PORT_OFFSET ||= '600';
@@ -99,8 +111,11 @@ async function main() {
       skipped: a.skipped + b.skipped,
       code: a.code || b.code,
       failures: [...a.failures, ...b.failures],
+      durations: [...a.durations, ...b.durations],
     }));
     const rows = readJsonl(faultsFile);
+    const testsMs = Date.now() - t0; // without the wait below
+    if (outcomesFrom && waitOutcomes) await outcomesComplete(path.resolve(outcomesFrom));
     const earlier = outcomesFrom ? readJsonl(path.resolve(outcomesFrom)) : [];
     const outcomes = sumOutcomes([...earlier, ...readJsonl(outcomesFile)]);
     const missing = ['input', 'secrets', 'tamper'].filter((k) => !outcomes.some((o) => o.kind === k && o.tried > 0));
@@ -120,10 +135,11 @@ async function main() {
       date: new Date().toISOString(),
       mode: quick ? 'quick' : 'full',
       machine: { nproc: os.cpus().length, memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, loadavg: os.loadavg().map((x) => Math.round(x * 10) / 10), node: process.version },
-      minutes: Math.round((Date.now() - t0) / 6000) / 10,
+      minutes: Math.round(testsMs / 6000) / 10,
       totals,
       tests: { passed: r.passed, failed: r.failed, skipped: r.skipped },
       failures: r.failures,
+      durations: r.durations.map((d) => ({ ...d, file: d.file || 'test/reliability' })),
       faults: rows,
       outcomes,
     };

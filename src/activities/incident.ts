@@ -1,6 +1,7 @@
 // Incident response activities (playbook §13): freeze/unfreeze a module on the host, maintenance mode, the
 // evidence archive, the policy for an incident opened by a deployment, following a corrective patch, the report.
 import { createHash } from 'node:crypto';
+import { redact } from '../config/redact';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -56,7 +57,7 @@ function parseFlags(stdout: string): FlagRow[] {
 
 function beat(detail: string): void {
   try {
-    Context.current().heartbeat(detail);
+    Context.current().heartbeat(redact(detail));
   } catch {
     // outside an activity
   }

@@ -8,19 +8,24 @@ import type { SshPool } from './remote/ssh';
 import type { Client } from '@temporalio/client';
 import { createLockActivities } from './lock';
 import { createReportActivities } from './reports';
+import { createPolicyActivities } from './policy';
 
 export interface ActivityDeps {
   config: StewardConfig;
   ssh: SshPool;
   temporal: () => Promise<Client>;
+  /** The worker's config as it is now (re-read from its file): the policy is read afresh at every gate. */
+  currentConfig?: () => StewardConfig;
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const audit = createAuditActivities(deps);
   return {
+    ...createPolicyActivities({ ...deps, audit }),
     ...createHostActivities(deps),
     ...createDeploymentActivities(deps),
     ...createLockActivities(deps),
-    ...createAuditActivities(deps),
+    ...audit,
     ...createReportActivities(deps),
     ...createIncidentActivities(deps),
   };

@@ -1,6 +1,7 @@
 // Asks an environment's lock workflow for the lock, starting it when it is not running (signal-with-start).
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { StewardConfig } from '../config/schema';
+import { connectTemporal } from '../temporal/connection';
 
 export function createLockActivities(deps: { config: StewardConfig; temporal: () => Promise<Client> }) {
   return {
@@ -22,7 +23,7 @@ export function lazyClient(config: StewardConfig): { get: () => Promise<Client>;
   let client: Promise<Client> | undefined;
   return {
     get() {
-      client ??= Connection.connect({ address: config.temporal.address }).then((connection) => new Client({ connection, namespace: config.temporal.namespace }));
+      client ??= connectTemporal(config);
       return client;
     },
     async close() {

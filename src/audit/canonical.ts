@@ -8,37 +8,8 @@ import { createHash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-export class CanonicalJsonError extends Error {
-  override name = 'CanonicalJsonError';
-}
-
-export function canonicalJson(value: unknown): string {
-  return write(value, '$');
-}
-
-function write(value: unknown, at: string): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return JSON.stringify(value);
-    case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalJsonError(`${at} is ${value}, which JSON cannot hold`);
-      return JSON.stringify(value);
-    case 'object': {
-      const withToJson = value as { toJSON?: () => unknown };
-      if (typeof withToJson.toJSON === 'function') return write(withToJson.toJSON(), at);
-      if (Array.isArray(value)) return `[${value.map((v, i) => write(v === undefined ? null : v, `${at}[${i}]`)).join(',')}]`;
-      const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${write(obj[k], `${at}.${k}`)}`).join(',')}}`;
-    }
-    default:
-      throw new CanonicalJsonError(`${at} is a ${typeof value}, which JSON cannot hold`);
-  }
-}
+export { CanonicalJsonError, canonicalJson } from '../domain/canonical';
+import { canonicalJson, CanonicalJsonError } from '../domain/canonical';
 
 /** The fields of a row that its hash covers. */
 export interface HashedFields {

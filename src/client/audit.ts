@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { describeProblem, type Anchor } from '../audit/chain';
 import { AuditNotConfiguredError } from '../audit/connection';
 import { AuditMigrationError } from '../audit/migrate';
-import { verifyAuditChain } from '../audit/verify';
+import { verifyAuditLog } from '../audit/verify';
+import { readCheckpoints, verifyCheckpoint } from '../audit/checkpoint';
+import { registerAuditEvidence } from './audit-evidence';
 import { prepareAuditStore } from '../activities/audit/store';
 import { loadConfig } from '../config/load';
 import { SecretResolutionError } from '../config/secrets';
@@ -42,23 +44,48 @@ export function registerAudit(program: Command): void {
       }
       const { pool, migration } = prepared;
       if (migration.applied.length) progress(`applied audit store migrations: ${migration.applied.join(', ')}`);
-      let report;
+      // Checkpoints signed by the worker's key, kept outside the database: each is an anchor the rows must match.
+      const cpConfig = config.audit?.checkpoints;
+      const checkpointProblems: string[] = [];
+      const anchors: Anchor[] = [...(opts.anchor ?? [])];
+      let checkpoints = 0;
+      if (cpConfig) {
+        for (const cp of readCheckpoints(cpConfig.dir)) {
+          const v = verifyCheckpoint(cp, cpConfig.publicKey);
+          if (!v.ok) checkpointProblems.push(v.reason);
+          else {
+            checkpoints++;
+            anchors.push({ seq: v.statement.seq, hash: v.statement.hash });
+          }
+        }
+      }
+      let verified;
       try {
-        report = await verifyAuditChain(pool, { anchors: opts.anchor });
+        verified = await verifyAuditLog(pool, { anchors });
       } finally {
         await pool.end();
       }
-      emit(opts, { ...report, migrationsApplied: migration.applied }, () =>
-        report.ok
-          ? `${report.rows} rows, chain intact${report.head ? ` (head seq ${report.head.seq} hash ${report.head.hash})` : ''}`
-          : [`${report.rows} rows, chain BROKEN:`, ...report.problems.map((p) => `  ${describeProblem(p)}`), ...(report.problemsTruncated ? ['  (more problems not listed)'] : [])].join('\n'),
+      const { chain, signatures } = verified;
+      const report = { ...chain, ok: chain.ok && signatures.problems.length === 0 && checkpointProblems.length === 0 };
+      emit(opts, { ...report, chainOk: chain.ok, checkpoints, checkpointProblems, signatures, migrationsApplied: migration.applied }, () =>
+        [
+          chain.ok
+            ? `${chain.rows} rows, chain intact${chain.head ? ` (head seq ${chain.head.seq} hash ${chain.head.hash})` : ''}`
+            : [`${chain.rows} rows, chain BROKEN:`, ...chain.problems.map((p) => `  ${describeProblem(p)}`), ...(chain.problemsTruncated ? ['  (more problems not listed)'] : [])].join('\n'),
+          `${checkpoints} signed checkpoint(s) matched${cpConfig ? '' : ' (audit.checkpoints is not configured)'}${checkpointProblems.length ? `; BAD: ${checkpointProblems.join('; ')}` : ''}`,
+          `${signatures.checked} signed action(s) verified${signatures.problems.length ? `; BAD: ${signatures.problems.map((p) => `seq ${p.seq} (${p.eventId}): ${p.reason}`).join('; ')}` : ''}`,
+        ].join('\n'),
       );
+      if (signatures.problems.length || checkpointProblems.length) {
+        throw new CliError(`the audit log holds ${signatures.problems.length} bad signature(s) and ${checkpointProblems.length} bad checkpoint(s): treat this as a security incident`, 1);
+      }
       if (!report.ok) {
         throw new CliError(
-          `the audit chain is broken at ${describeProblem(report.firstBroken!)}. ` +
+          `the audit chain is broken at ${describeProblem(chain.firstBroken!)}. ` +
             'Do not modify the table: treat this as a security incident, preserve the database and its logs, and compare with backups and recorded heads.',
           1,
         );
       }
     });
+  registerAuditEvidence(program, audit);
 }

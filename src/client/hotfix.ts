@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { classifyRisk, defaultPolicy, hotfixEligibility, hotfixRequirements, initialApprovalState, requiredSignoffs } from '../domain';
 import { incidentWorkflowId } from '../workflows/incident-api';
 import { changeWorkflowId } from '../workflows/lifecycle-api';
-import { incidentUpdate } from './incident';
+import { signedIncidentUpdate } from './incident';
+import { proposalDigest } from '../domain/proposal';
 import { newChangeId, webUiUrl, withCtx } from './lifecycle-client';
 import { emit } from './output';
 import { proposeChange, readProposal } from './propose';
@@ -18,9 +19,10 @@ export function registerHotfix(program: Command): void {
     .argument('<file>', 'the proposal YAML, with hotfixReason: production-outage | financial-miscalculation | security-vulnerability')
     .option('--id <CHANGE_ID>', 'use this change id instead of a generated one')
     .option('--incident <INCIDENT_ID>', 'the incident this hotfix corrects: the incident starts and follows it')
-    .option('--as <user>', 'who proposes it to the incident (default: the proposal\'s proposer)')
+    .option('--as <user>', 'who proposes it (optional: the signing key says it; must match the proposal\'s proposer)')
+    .option('--key <file>', 'your SSH key to sign with (default $STEWARD_SIGNING_KEY or ~/.ssh/id_ed25519)')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: { id?: string; incident?: string; as?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { id?: string; incident?: string; as?: string; key?: string; json?: boolean }) => {
       const proposal = readProposal(file);
       const elig = hotfixEligibility({ hotfixReason: proposal.hotfixReason, targetEnvironments: proposal.targetEnvironments });
       if (!elig.eligible) {
@@ -34,10 +36,11 @@ export function registerHotfix(program: Command): void {
       if (opts.incident) {
         const incidentId = opts.incident;
         const changeId = opts.id ?? newChangeId();
-        const r = await withCtx(program, async ({ client, config, policy }) => {
+        const r = await withCtx(program, async (ctx) => {
+          const { config, policy } = ctx;
           const { risk } = classifyRisk(proposal);
           const slots = requiredSignoffs(initialApprovalState({ changeId, proposal, risk }), policy);
-          const s = await incidentUpdate(client, incidentId, 'proposeCorrectivePatch', { by: opts.as ?? proposal.proposer, changeId, proposal });
+          const { state: s } = await signedIncidentUpdate(ctx, incidentId, 'proposeCorrectivePatch', { changeId, proposal }, { key: opts.key, as: opts.as ?? proposal.proposer }, proposalDigest(proposal));
           return { changeId, workflowId: changeWorkflowId(changeId), incidentId, incidentStep: s.step, requiredSignoffs: slots, steps: req.steps, url: webUiUrl(config, changeWorkflowId(changeId)), incidentUrl: webUiUrl(config, incidentWorkflowId(incidentId)) };
         });
         emit(opts, r, () =>
@@ -52,7 +55,7 @@ export function registerHotfix(program: Command): void {
         );
         return;
       }
-      const r = await proposeChange(program, file, opts.id);
+      const r = await proposeChange(program, file, opts.id, { key: opts.key, as: opts.as }, 'hotfix');
       emit(opts, { ...r, hotfix: true, eligibility: elig.reasons, steps: req.steps }, () =>
         [
           `hotfix ${r.changeId} proposed (workflow ${r.workflowId}): ${elig.reasons.join('; ')}`,

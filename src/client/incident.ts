@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { SA } from '../workflows/lifecycle-api';
 import {
+  incidentReportOf,
   INCIDENT_AFFECTS,
   INCIDENT_ID_RE,
   INCIDENT_SEVERITIES,
@@ -14,7 +15,11 @@ import {
   type IncidentInput,
   type IncidentState,
 } from '../workflows/incident-api';
-import { webUiUrl, withCtx } from './lifecycle-client';
+import { webUiUrl, withCtx, type Ctx } from './lifecycle-client';
+import { digestOf } from '../domain/canonical';
+import { policyDigest } from '../domain/policy';
+import type { SignedActionName } from '../domain/statement';
+import { signAction, signerOf, signingKeyFile, signingOptions, type SigningOptions } from './signing';
 import { emit } from './output';
 import { CliError } from './temporal';
 
@@ -73,6 +78,33 @@ async function incidentUpdate(client: Client, id: string, name: string, arg: unk
   }
 }
 
+/** Message name → the statement action a person signs. */
+const INCIDENT_ACTIONS: Record<string, SignedActionName> = {
+  recordScope: 'recordScope',
+  decideRestore: 'decideIncidentRestore',
+  recordFindings: 'recordFindings',
+  linkCorrectivePatch: 'linkCorrectivePatch',
+  proposeCorrectivePatch: 'proposeCorrectivePatch',
+  closeIncident: 'closeIncident',
+};
+
+/** Signs the decision with the person's key (DESIGN "Trust model") and sends it as an Update. */
+export async function signedIncidentUpdate(ctx: Ctx, id: string, name: string, decision: Record<string, unknown>, opts: SigningOptions, proposalDigestOf?: string): Promise<{ state: IncidentState; by: string }> {
+  const keyFile = signingKeyFile(opts);
+  const by = signerOf(keyFile, ctx.policy, opts.as);
+  const s = await query(ctx.client, id);
+  const payload = signAction(keyFile, by, {
+    action: INCIDENT_ACTIONS[name]!,
+    subject: id,
+    workflowId: s.workflowId,
+    decision,
+    commit: null,
+    proposalDigest: proposalDigestOf ?? null,
+    policyDigest: s.policyDigest ?? policyDigest(ctx.policy),
+  });
+  return { state: await incidentUpdate(ctx.client, id, name, payload), by };
+}
+
 export function describeIncident(s: IncidentState, url?: string): string {
   const lines = [
     `${s.incidentId}  ${s.severity} on ${s.environment} — ${s.description}`,
@@ -98,9 +130,10 @@ export function registerIncident(program: Command): void {
     .description('open an incident from a YAML file: freezes the module at once and preserves the logs')
     .argument('<file>', 'incident YAML (affectedModule, affects, severity, description, environment)')
     .option('--id <INCIDENT_ID>', 'use this incident id instead of the file\'s id or a generated INC-<yyyymmdd>-<hex>')
-    .option('--as <user>', 'who opens it (default: the file\'s openedBy, else $USER)')
+    .option('--as <user>', 'who opens it (optional: the signing key says it; must match)')
+    .option('--key <file>', 'your SSH key to sign with (default $STEWARD_SIGNING_KEY or ~/.ssh/id_ed25519)')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: { id?: string; as?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { id?: string; as?: string; key?: string; json?: boolean }) => {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -112,7 +145,9 @@ export function registerIncident(program: Command): void {
       if (!INCIDENT_ID_RE.test(incidentId)) throw new CliError(`--id must be letters, digits, ".", "_" or "-" (got "${incidentId}")`, 2);
       const r = await withCtx(program, async ({ config, policy, client }) => {
         if (!config.environments[f.environment]) throw new CliError(`environment "${f.environment}" is not in the config (known: ${Object.keys(config.environments).join(', ')})`, 2);
-        const openedBy = opts.as ?? f.openedBy ?? process.env.USER ?? 'unknown';
+        // The opener is whoever's key signs the opening statement.
+        const keyFile = signingKeyFile({ key: opts.key, as: opts.as ?? f.openedBy });
+        const openedBy = signerOf(keyFile, policy, opts.as);
         const input: IncidentInput = {
           incidentId,
           environment: f.environment,
@@ -122,12 +157,19 @@ export function registerIncident(program: Command): void {
           description: f.description,
           openedBy,
           openedAtMs: Date.now(),
-          policy,
-          protectedTables: policy.protectedTables,
           ...(f.changeId ? { changeId: f.changeId } : {}),
           ...(f.deploymentWorkflowId ? { deploymentWorkflowId: f.deploymentWorkflowId } : {}),
         };
         const workflowId = incidentWorkflowId(incidentId);
+        input.signedOpening = signAction(keyFile, openedBy, {
+          action: 'openIncident',
+          subject: incidentId,
+          workflowId,
+          decision: {},
+          commit: null,
+          proposalDigest: digestOf(incidentReportOf(input)),
+          policyDigest: policyDigest(policy),
+        });
         try {
           await client.workflow.start('incidentResponse', {
             taskQueue: config.temporal.taskQueue,
@@ -150,11 +192,11 @@ export function registerIncident(program: Command): void {
     });
 
   const act = (name: string, description: string, build: (c: Command) => Command, payload: (opts: Record<string, unknown>) => unknown, update: string) => {
-    build(inc.command(name).description(description).argument('<id>', 'the incident id').requiredOption('--as <user>', 'who does it (a person in policy.people)').option('--json', 'machine-readable output')).action(
+    build(signingOptions(inc.command(name).description(`${description}; signed with your SSH key`).argument('<id>', 'the incident id')).option('--json', 'machine-readable output')).action(
       async (id: string, opts: Record<string, unknown>) => {
-        await withCtx(program, async ({ client, config }) => {
-          const s = await incidentUpdate(client, id, update, { by: opts.as, ...(payload(opts) as object) });
-          emit(opts, s, () => `${update} accepted from ${String(opts.as)}\n${describeIncident(s, webUiUrl(config, incidentWorkflowId(id)))}`);
+        await withCtx(program, async (ctx) => {
+          const { state: s, by } = await signedIncidentUpdate(ctx, id, update, payload(opts) as Record<string, unknown>, opts as SigningOptions);
+          emit(opts, s, () => `${update} accepted from ${by}\n${describeIncident(s, webUiUrl(ctx.config, incidentWorkflowId(id)))}`);
         });
       },
     );

@@ -6,6 +6,9 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import type { StewardConfig } from '../config/schema';
 import { parsePolicyConfig, PolicyConfigError, type PolicyConfig } from '../domain';
+import { policyDigest } from '../domain/policy';
+import type { SignedActionName } from '../domain/statement';
+import { signAction, signerOf, signingKeyFile, type SigningOptions } from './signing';
 import { changeWorkflowId, type ChangeState } from '../workflows/lifecycle-api';
 import { CliError, connectClient } from './temporal';
 
@@ -63,11 +66,32 @@ export async function update(client: Client, id: string, name: string, arg: unkn
   }
 }
 
+/**
+ * Signs the decision as the key's owner (DESIGN "Trust model") about the change as it is now (its commit, proposal
+ * and policy from `status`) and sends it as an Update; returns the new state and who signed.
+ */
+export async function signedUpdate(ctx: Ctx, id: string, action: SignedActionName, decision: Record<string, unknown>, opts: SigningOptions): Promise<{ state: ChangeState; by: string }> {
+  const keyFile = signingKeyFile(opts);
+  const by = signerOf(keyFile, ctx.policy, opts.as);
+  const s = await queryStatus(ctx.client, id);
+  const payload = signAction(keyFile, by, {
+    action,
+    subject: id,
+    workflowId: s.workflowId,
+    decision,
+    commit: s.commit ?? null,
+    proposalDigest: s.proposalDigest ?? null,
+    policyDigest: s.policyDigest ?? policyDigest(ctx.policy),
+  });
+  return { state: await update(ctx.client, id, action, payload), by };
+}
+
 export function describeState(s: ChangeState, url?: string): string {
   const lines = [
     `${s.changeId}  ${s.title}`,
     `  type ${s.type}, risk ${s.risk}${s.riskReasons.length ? ` (${s.riskReasons.join('; ')})` : ''}${s.hotfix ? ', HOTFIX' : ''}`,
     `  phase ${s.phase}${s.outcome ? ` (outcome: ${s.outcome})` : ''} — waiting for ${s.waitingFor}`,
+    `  ref ${s.gitRef}${s.commit ? ` → commit ${s.commit}` : ' (commit not resolved yet)'}; policy ${s.policyDigest ? s.policyDigest.slice(0, 16) + '…' : '?'}`,
     `  signoffs needed: ${s.requiredSignoffs.map((x) => `${x.id}×${x.count}`).join(', ')}`,
     `  signoffs given: ${s.signoffs.map((x) => `${x.by} (${x.kind === 'review' ? `${x.mode} review` : x.role})`).join(', ') || 'none'}`,
   ];
@@ -79,6 +103,7 @@ export function describeState(s: ChangeState, url?: string): string {
     for (const l of d.limits ?? []) lines.push(`    cannot: ${l}`);
   }
   if (s.runningDeployment) lines.push(`  deployment ${s.runningDeployment}: running`);
+  for (const m of s.refMoves ?? []) lines.push(`  REF MOVED: ${m.gitRef} ${m.from.slice(0, 12)} → ${m.to.slice(0, 12)} at ${m.at}: ${m.effect}`);
   if (s.rejectedAttempts.length) lines.push(`  rejected attempts: ${s.rejectedAttempts.map((a) => `${a.message} by ${a.by ?? '?'}: ${a.reason}`).join(' | ')}`);
   if (s.reportPath) lines.push(`  report: ${s.reportPath}`);
   if (url) lines.push(`  Web UI: ${url}`);

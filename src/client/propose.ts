@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { classifyRisk, parseProposalYaml, ProposalError, requiredSignoffs, initialApprovalState, type Proposal } from '../domain';
 import { changeWorkflowId, SA, type ChangeLifecycleInput } from '../workflows/lifecycle-api';
+import { policyDigest } from '../domain/policy';
+import { proposalDigest } from '../domain/proposal';
+import { signAction, signerOf, signingKeyFile, signingOptions, type SigningOptions } from './signing';
 import { newChangeId, webUiUrl, withCtx } from './lifecycle-client';
 import { emit } from './output';
 import { CliError } from './temporal';
@@ -24,15 +27,20 @@ export function readProposal(file: string): Proposal {
   }
 }
 
-export async function proposeChange(program: Command, file: string, id?: string) {
+export async function proposeChange(program: Command, file: string, id?: string, signing: SigningOptions = {}, action: 'propose' | 'hotfix' = 'propose') {
   const proposal = readProposal(file);
   const changeId = id ?? newChangeId();
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(changeId)) throw new CliError(`--id must be letters, digits, ".", "_" or "-" (got "${changeId}")`, 2);
   return withCtx(program, async ({ config, policy, client }) => {
     const { risk, reasons } = classifyRisk(proposal);
     const slots = requiredSignoffs(initialApprovalState({ changeId, proposal, risk }), policy);
-    const input: ChangeLifecycleInput = { changeId, proposal, policy, protectedTables: policy.protectedTables, proposedAtMs: Date.now() };
+    // The proposer is whoever's key signs the proposal; it must be the proposal's own proposer.
+    const keyFile = signingKeyFile({ key: signing.key, as: signing.as ?? proposal.proposer });
+    const signer = signerOf(keyFile, policy, signing.as);
+    if (signer !== proposal.proposer) throw new CliError(`the proposal names ${proposal.proposer} as proposer, but the signing key is ${signer}'s: a proposal is signed by its proposer`, 2);
     const workflowId = changeWorkflowId(changeId);
+    const signedProposal = signAction(keyFile, signer, { action, subject: changeId, workflowId, decision: {}, commit: null, proposalDigest: proposalDigest(proposal), policyDigest: policyDigest(policy) });
+    const input: ChangeLifecycleInput = { changeId, proposal, proposedAtMs: Date.now(), signedProposal };
     try {
       await client.workflow.start('changeLifecycle', {
         taskQueue: config.temporal.taskQueue,
@@ -57,14 +65,16 @@ export async function proposeChange(program: Command, file: string, id?: string)
 }
 
 export function registerPropose(program: Command): void {
-  program
-    .command('propose')
-    .description('propose a change from a YAML proposal (playbook §3) and start its lifecycle')
-    .argument('<file>', 'the proposal YAML')
+  signingOptions(
+    program
+      .command('propose')
+      .description('propose a change from a YAML proposal (playbook §3) and start its lifecycle; signed with your SSH key')
+      .argument('<file>', 'the proposal YAML'),
+  )
     .option('--id <CHANGE_ID>', 'use this change id instead of a generated CHG-<yyyymmdd>-<hex>')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: { id?: string; json?: boolean }) => {
-      const r = await proposeChange(program, file, opts.id);
+    .action(async (file: string, opts: { id?: string; as?: string; key?: string; json?: boolean }) => {
+      const r = await proposeChange(program, file, opts.id, opts);
       emit(opts, r, () =>
         [
           `proposed ${r.changeId} (workflow ${r.workflowId})`,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { changeWorkflowId } from '../workflows/lifecycle-api';
 import { describeState, queryStatus, webUiUrl, withCtx } from './lifecycle-client';
 import { emit } from './output';
+import { describePending, runningDeployment } from './decisions';
 
 export function registerStatus(program: Command): void {
   program
@@ -13,8 +14,10 @@ export function registerStatus(program: Command): void {
       await withCtx(program, async ({ client, config }) => {
         const s = await queryStatus(client, id);
         const url = webUiUrl(config, changeWorkflowId(id));
-        emit(opts, { ...s, url }, () =>
-          [describeState(s, url), '  history:', ...s.history.map((h) => `    ${h.at} ${h.from} → ${h.to} by ${h.by}: ${h.reason}`)].join('\n'),
+        // The running deployment's own state: the decision it waits for and who may give it.
+        const deployment = s.runningDeployment ? await runningDeployment(client, id).catch(() => undefined) : undefined;
+        emit(opts, { ...s, url, ...(deployment ? { runningDeploymentRecord: { status: deployment.status, pendingDecision: deployment.pendingDecision ?? null } } : {}) }, () =>
+          [describeState(s, url), ...(deployment ? [`  ${describePending(deployment).replace(/\n/g, '\n  ')}`] : []), '  history:', ...s.history.map((h) => `    ${h.at} ${h.from} → ${h.to} by ${h.by}: ${h.reason}`)].join('\n'),
         );
       });
     });

@@ -1,18 +1,16 @@
 // The Temporal client factory shared by every CLI verb.
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { StewardConfig } from '../config/schema';
+import { connectTemporal, TemporalConnectionError } from '../temporal/connection';
 
+/** Connects with the config's TLS, API key and payload codec (src/temporal/connection.ts); errors name the field. */
 export async function connectClient(config: StewardConfig): Promise<Client> {
-  let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
+    return await connectTemporal(config, { connectTimeout: '5s' });
   } catch (err) {
-    throw new CliError(
-      `cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message}. ` +
-        'Start the local stack with `steward dev up`, or fix temporal.address in the config.',
-    );
+    if (err instanceof TemporalConnectionError) throw new CliError(err.message);
+    throw err;
   }
-  return new Client({ connection, namespace: config.temporal.namespace });
 }
 
 /** An error meant for the person at the terminal: it says what went wrong and what to do. */

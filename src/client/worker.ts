@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load';
+import { defaultConfigPath, loadConfig } from '../config/load';
 import { startWorker } from '../workers/worker';
 import { progress } from './output';
 
@@ -9,8 +9,9 @@ export function registerWorker(program: Command): void {
     .description('run the Steward worker (task queue "steward") until interrupted')
     .option('--json', 'machine-readable output')
     .action(async () => {
-      const config = loadConfig(program.opts().config);
-      const w = await startWorker(config);
+      const file = defaultConfigPath();
+      const config = loadConfig(program.opts().config ?? file);
+      const w = await startWorker(config, { configFile: program.opts().config ?? file, checkpointSchedule: true });
       progress(`steward worker polling ${config.temporal.taskQueue} on ${config.temporal.address}`);
       const stop = () => void w.shutdown();
       process.once('SIGINT', stop);

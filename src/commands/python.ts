@@ -86,3 +86,22 @@ export function featureFlag(releaseDir: ReleaseRef, module: string, on: boolean,
 export function maintenance(releaseDir: ReleaseRef, on: boolean): RemoteCommand {
   return manage(releaseDir, ['maintenance', on ? 'on' : 'off']);
 }
+
+/**
+ * Size and estimated row count of the relations named on stdin (a JSON list), through the app's own database
+ * connection: `{"fin_account": {"bytes": 8192, "rows": 12}}`. Names travel on stdin, never in the command line.
+ */
+export const TABLE_SIZES_PY = [
+  'import json, sys',
+  'from django.db import connection',
+  'out = {}',
+  'with connection.cursor() as c:',
+  '    for n in json.loads(sys.stdin.read()):',
+  '        c.execute("SELECT pg_total_relation_size(to_regclass(%s)), (SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s))", [n, n])',
+  '        r = c.fetchone()',
+  '        if r and r[0] is not None:',
+  '            out[n] = {"bytes": int(r[0]), "rows": max(0, int(r[1] or 0))}',
+  'print("STEWARD-SIZES " + json.dumps(out))',
+].join('\n');
+
+export const tableSizes = (releaseDir: ReleaseRef) => manage(releaseDir, ['shell', '-c', TABLE_SIZES_PY]);

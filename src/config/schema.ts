@@ -1,6 +1,7 @@
 // The schema of steward.config.yaml. Every error names the field path (see load.ts).
 import { z } from 'zod';
 import { secretRefSchema } from './secrets';
+import { temporalSchema } from './temporal-schema';
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, "-" or "_", starting with a letter');
 const absolutePath = z
@@ -93,7 +94,14 @@ export const hooksSchema = z
   .prefault({});
 
 export const appSchema = z.strictObject({
-  repo: z.string().min(1),
+  // The URL lands in command lines, histories and the host's git config: it must carry no credentials. Hosts reach a
+  // private repo with their own deploy key (ssh://git@...) or a credential helper configured on the host.
+  repo: z
+    .string()
+    .min(1)
+    .refine((r) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(r) && !/^https?:\/\/[^/@\s]+@/i.test(r), {
+      message: 'must not hold credentials (user:password@ or a token@): give the hosts a deploy key (ssh://git@host/repo.git) or a git credential helper',
+    }),
   /** The WSGI callable for Gunicorn (restart strategy gunicorn). */
   wsgi: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/, 'module:callable, e.g. mysite.wsgi:application').default('bankapp.wsgi:application'),
   workers: z.number().int().min(1).max(64).default(2),
@@ -164,15 +172,25 @@ export const environmentSchema = z
   });
 
 export const configSchema = z.strictObject({
-  temporal: z
+  temporal: temporalSchema,
+  audit: z
     .strictObject({
-      address: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]+$/, 'host:port of the Temporal frontend').default('127.0.0.1:7233'),
-      namespace: z.string().min(1).default('default'),
-      taskQueue: z.string().min(1).default('steward'),
-      webUiUrl: z.string().url().default('http://127.0.0.1:8233'),
+      databaseUrl: secretRefSchema,
+      ownerUrl: secretRefSchema.optional(),
+      /**
+       * The chain head signed by the worker's own key at intervals, kept outside the database (files in `dir` and
+       * the auditCheckpoint workflow's history); `steward audit verify` checks the rows against every checkpoint.
+       */
+      checkpoints: z
+        .strictObject({
+          key: secretRefSchema,
+          publicKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp256) [A-Za-z0-9+/]+={0,3}( .*)?$/, 'the checkpoint key\'s public half, "ssh-ed25519 AAAA…"'),
+          dir: absolutePath,
+          everyMinutes: z.number().int().min(1).max(1440).default(15),
+        })
+        .optional(),
     })
-    .prefault({}),
-  audit: z.strictObject({ databaseUrl: secretRefSchema, ownerUrl: secretRefSchema.optional() }).optional(),
+    .optional(),
   // Validated by the policy core's own schema in load.ts, so the rules live in one place.
   policy: z.unknown().optional(),
   environments: z

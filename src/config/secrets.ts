@@ -3,6 +3,7 @@
 // enters a workflow input, result or history.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { registerSecretValue } from './redact';
 
 export const secretRefSchema = z.union([
   z.strictObject({ file: z.string().min(1, 'give the path of the file that holds the secret') }),
@@ -19,6 +20,8 @@ export class Secret {
   readonly #value: string;
   constructor(value: string, readonly source: string) {
     this.#value = value;
+    // Once known, the value is masked wherever redact() runs (command output, failures, audit details, logs).
+    registerSecretValue(value);
   }
   reveal(): string {
     return this.#value;

@@ -1,5 +1,6 @@
 // `steward dev up | down | status`: the whole local stack, no Docker engine needed.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { DEV_HOSTS, devHosts, devLayout, devPorts, ENVIRONMENTS, REPO_ROOT, type DevHost, type DevHostInfo, type DevLayout, type DevPorts } from './paths';
@@ -58,7 +59,9 @@ export async function up(log: Log, env: NodeJS.ProcessEnv = process.env): Promis
   buildOriginRepo(layout, log);
   // The primaries first: they migrate and seed their environment's database; a second host only gets its venv.
   for (const info of devHosts(ports)) bootstrapHost(layout, info.id, 'python3', log, { seed: info.primary });
-  writeFileSync(layout.configFile, renderDevConfig(layout, ports, hosts));
+  const keys = ensurePeopleKeys(layout);
+  keys[CHECKPOINT_KEY_ID] = ensureKey(path.join(layout.secrets, 'audit-checkpoint-key'), 'steward-worker@audit-checkpoints');
+  writeFileSync(layout.configFile, renderDevConfig(layout, ports, hosts, keys));
   log(`wrote ${path.relative(process.cwd(), layout.configFile) || layout.configFile}`);
   return status(env);
 }
@@ -110,7 +113,39 @@ export interface DevHostSecrets {
   passwordFile: string;
 }
 
-export function renderDevConfig(layout: DevLayout, ports: DevPorts, hosts: Record<string, DevHostSecrets>): string {
+/** Where the local stack keeps its demo people's signing keys: <home>/people/<id>/id_ed25519 (0600). */
+export function keyringDir(layout: DevLayout): string {
+  return path.join(layout.home, 'people');
+}
+
+/**
+ * One ed25519 key per demo person, generated once and reused: the demo and the tests sign as these people (a real
+ * installation enrols each person's own public key in policy.people[].keys; private keys never leave their owner).
+ */
+export function ensurePeopleKeys(layout: DevLayout): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of DEMO_PEOPLE) out[p.id] = ensureKey(path.join(keyringDir(layout), p.id, 'id_ed25519'), `${p.id}@steward-demo`);
+  return out;
+}
+
+const CHECKPOINT_KEY_ID = '__checkpoint';
+
+/** An ed25519 key pair at `key` (made once); returns its public half. */
+function ensureKey(key: string, comment: string): string {
+  if (!existsSync(key)) {
+    mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
+    const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', key], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ssh-keygen could not make ${key}: ${r.stderr}`);
+  }
+  return readFileSync(`${key}.pub`, 'utf8').trim();
+}
+
+export function renderDevConfig(
+  layout: DevLayout,
+  ports: DevPorts,
+  hosts: Record<string, DevHostSecrets>,
+  keys: Record<string, string> = {},
+): string {
   const environments: Record<string, unknown> = {};
   for (const name of ENVIRONMENTS) {
     const fleet = devHosts(ports).filter((d) => d.env === name);
@@ -150,8 +185,11 @@ export function renderDevConfig(layout: DevLayout, ports: DevPorts, hosts: Recor
     audit: {
       databaseUrl: { file: path.join(layout.secrets, 'audit-writer-url') },
       ownerUrl: { file: path.join(layout.secrets, 'audit-owner-url') },
+      ...(keys[CHECKPOINT_KEY_ID]
+        ? { checkpoints: { key: { file: path.join(layout.secrets, 'audit-checkpoint-key') }, publicKey: keys[CHECKPOINT_KEY_ID], dir: path.join(layout.home, 'audit-checkpoints'), everyMinutes: 15 } }
+        : {}),
     },
-    policy: { timeZone: 'Europe/London', people: DEMO_PEOPLE },
+    policy: { timeZone: 'Europe/London', people: DEMO_PEOPLE.map((p) => ({ ...p, keys: keys[p.id] ? [keys[p.id]] : [] })) },
     environments,
     reportsDir: path.join(layout.home, 'reports'),
   };

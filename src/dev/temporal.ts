@@ -12,6 +12,7 @@ export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'KeywordList'> = {
   ChangePhase: 'Keyword',
   TargetEnvironment: 'Keyword',
   ReleaseVersion: 'Keyword',
+  PolicyDigest: 'Keyword',
   AwaitingApprovalFrom: 'KeywordList',
 };
 

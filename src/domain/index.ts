@@ -114,3 +114,6 @@ export type {
 } from './migrations';
 
 export { isValidTimeZone, isValidInstant, offsetMs, wallMs, wallToInstant } from './time';
+
+export { judgeMigrations, describeFindings, RISK_RANK, LARGE_TABLE_BYTES, LARGE_TABLE_ROWS, MAX_SAFE_FINDINGS } from './migration-facts';
+export type { MigrationFacts, MigrationSqlFacts, StatementFacts, SqlOp, LockMode, TableSize, MigrationRisk, RiskFinding, RiskClassification as MigrationRiskClassification, JudgeContext } from './migration-facts';

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { PolicyConfigError, type FieldIssue } from './errors';
 import { ENVIRONMENTS, PERSON_ID_RE, RISK_LEVELS, ROLES, type Environment, type RiskLevel, type Role } from './types';
 import { isValidTimeZone, wallToInstant } from './time';
+import { digestOf } from './canonical';
+import { normalisePublicKey, SshSigError } from './sshsig';
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -54,6 +56,19 @@ const personSchema = z.strictObject({
     .array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }))
     .min(1, { error: `must list at least one role (${ROLES.join(', ')})` })
     .max(ROLES.length),
+  /** The person's OpenSSH public keys (allowed_signers style): the signature is the identity (DESIGN "Trust model"). */
+  keys: z
+    .array(
+      z.string().superRefine((k, ctx) => {
+        try {
+          normalisePublicKey(k);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: err instanceof SshSigError ? err.message : 'not an OpenSSH public key' });
+        }
+      }),
+    )
+    .max(20)
+    .default([]),
 });
 
 const blackoutSchema = z.strictObject({
@@ -111,6 +126,19 @@ const rawPolicySchema = z.strictObject({
     })
     .prefault({}),
   freezes: z.array(freezeSchema).max(500).default([]),
+  /** How old a signed statement may be when it reaches the workflow (freshness; replays are refused by nonce). */
+  signatureMaxAgeMinutes: z.number().positive().max(60, { error: 'must be at most 60 minutes' }).default(10),
+  /**
+   * Who may take the decisions a running deployment waits for (§6.2 destructive migration, §10.3 restore, manual
+   * reversal steps). Never the proposer or implementer. Defaults: dba; approver, auditor or dba (both).
+   */
+  decisionRoles: z
+    .strictObject({
+      destructiveMigration: z.array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` })).min(1).optional(),
+      restore: z.array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` })).min(1).optional(),
+      manualStep: z.array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` })).min(1).optional(),
+    })
+    .default({}),
   protectedTables: z
     .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$/, { error: 'must be a table name, optionally schema-qualified' }))
     .max(1000)
@@ -129,7 +157,16 @@ export interface PersonConfig {
   id: string;
   name: string;
   roles: Role[];
+  /** Normalised "<type> <base64>" public keys. */
+  keys: string[];
 }
+
+export type DecisionKind = 'destructiveMigration' | 'restore' | 'manualStep';
+export const DEFAULT_DECISION_ROLES: Readonly<Record<DecisionKind, readonly Role[]>> = Object.freeze({
+  destructiveMigration: ['dba'],
+  restore: ['approver', 'auditor', 'dba'],
+  manualStep: ['approver', 'auditor', 'dba'],
+});
 export interface BlackoutRule {
   fromDay: Weekday;
   fromTime: string;
@@ -157,6 +194,8 @@ export interface PolicyConfig {
   protectedTables: string[];
   /** Fully resolved quorum table (defaults merged with stricter overrides). */
   quorum: QuorumTable;
+  signatureMaxAgeMinutes: number;
+  decisionRoles: Record<DecisionKind, Role[]>;
 }
 
 /** Parses a freeze boundary to epoch ms; date-only and local date-times are read in `timeZone`. */
@@ -184,7 +223,21 @@ function isRealDate(text: string): boolean {
 export const policyConfigSchema = rawPolicySchema
   .superRefine((p, ctx) => {
     const ids = new Set<string>();
+    const keyOwner = new Map<string, string>();
     p.people.forEach((person, i) => {
+      person.keys.forEach((k, j) => {
+        let key: string;
+        try {
+          key = normalisePublicKey(k);
+        } catch {
+          return;
+        }
+        const other = keyOwner.get(key);
+        if (other !== undefined && other !== person.id) {
+          ctx.addIssue({ code: 'custom', path: ['people', i, 'keys', j], message: `this key is already enrolled for ${other}; a key identifies exactly one person` });
+        }
+        keyOwner.set(key, person.id);
+      });
       if (ids.has(person.id)) {
         ctx.addIssue({ code: 'custom', path: ['people', i, 'id'], message: `duplicate person id "${person.id}"; each person is listed once with all their roles` });
       }
@@ -247,7 +300,7 @@ export const policyConfigSchema = rawPolicySchema
     const protectedTables = [...new Set([...DEFAULT_PROTECTED_TABLES, ...p.protectedTables.map((t) => t.toLowerCase())])];
     return {
       timeZone: p.timeZone,
-      people: p.people.map((x) => ({ id: x.id, name: x.name, roles: [...x.roles] })),
+      people: p.people.map((x) => ({ id: x.id, name: x.name, roles: [...x.roles], keys: [...new Set(x.keys.map((k) => normalisePublicKey(k)))] })),
       approvalTtlHours: p.approvalTtlHours,
       approvalReminderHours: p.approvalReminderHours,
       hotfixFullReviewDays: p.hotfixFullReviewDays,
@@ -265,6 +318,12 @@ export const policyConfigSchema = rawPolicySchema
       })),
       protectedTables,
       quorum,
+      signatureMaxAgeMinutes: p.signatureMaxAgeMinutes,
+      decisionRoles: {
+        destructiveMigration: [...(p.decisionRoles.destructiveMigration ?? DEFAULT_DECISION_ROLES.destructiveMigration)],
+        restore: [...(p.decisionRoles.restore ?? DEFAULT_DECISION_ROLES.restore)],
+        manualStep: [...(p.decisionRoles.manualStep ?? DEFAULT_DECISION_ROLES.manualStep)],
+      },
     };
   });
 
@@ -309,4 +368,67 @@ export function findPerson(policy: PolicyConfig, id: string): PersonConfig | und
 
 export function hasRole(policy: PolicyConfig, id: string, role: Role): boolean {
   return findPerson(policy, id)?.roles.includes(role) ?? false;
+}
+
+/** The policy's identity: sha256 of its canonical JSON. Recorded with every change and in every signed statement. */
+export function policyDigest(policy: PolicyConfig): string {
+  return digestOf(policy);
+}
+
+const intersect = <T>(a: readonly T[], b: readonly T[]) => a.filter((x) => b.includes(x));
+const union = <T>(a: readonly T[], b: readonly T[]) => [...new Set([...a, ...b])];
+const sameJson = (a: unknown, b: unknown) => digestOf(a) === digestOf(b);
+
+/**
+ * The stricter of two policies (DESIGN "Trust model": the policy a change started under and the worker's policy
+ * now). A person counts only if in both, with the roles and keys both give; quorums, freezes, blackouts and
+ * protected tables are the larger; time limits the shorter. Nothing open is weakened by a later edit, and a
+ * person who has left or a freeze added later counts at once.
+ */
+export function stricterPolicy(then: PolicyConfig, now: PolicyConfig): PolicyConfig {
+  const people: PersonConfig[] = [];
+  for (const a of then.people) {
+    const b = now.people.find((x) => x.id === a.id);
+    if (!b) continue;
+    const roles = intersect(a.roles, b.roles);
+    if (roles.length === 0) continue;
+    people.push({ id: a.id, name: b.name, roles, keys: intersect(a.keys, b.keys) });
+  }
+  const quorum = {} as QuorumTable;
+  for (const risk of RISK_LEVELS) {
+    quorum[risk] = {
+      approver: Math.max(then.quorum[risk].approver, now.quorum[risk].approver),
+      reviewer: Math.max(then.quorum[risk].reviewer, now.quorum[risk].reviewer),
+      auditor: Math.max(then.quorum[risk].auditor, now.quorum[risk].auditor),
+    };
+  }
+  const blackout = [...then.windows.blackout];
+  for (const b of now.windows.blackout) if (!blackout.some((x) => sameJson(x, b))) blackout.push(b);
+  const freezes = [...then.freezes];
+  for (const f of now.freezes) if (!freezes.some((x) => sameJson(x, f))) freezes.push(f);
+  const decisionRoles = {} as Record<DecisionKind, Role[]>;
+  for (const k of ['destructiveMigration', 'restore', 'manualStep'] as const) {
+    const both = intersect(then.decisionRoles[k], now.decisionRoles[k]);
+    // Disjoint edits would leave nobody able to decide: keep the current list rather than lock a change forever.
+    decisionRoles[k] = both.length ? both : [...now.decisionRoles[k]];
+  }
+  return {
+    timeZone: now.timeZone,
+    people,
+    approvalTtlHours: Math.min(then.approvalTtlHours, now.approvalTtlHours),
+    approvalReminderHours: Math.min(then.approvalReminderHours, now.approvalReminderHours),
+    hotfixFullReviewDays: Math.min(then.hotfixFullReviewDays, now.hotfixFullReviewDays),
+    windows: { blackout, blockedEnvironments: union(then.windows.blockedEnvironments, now.windows.blockedEnvironments) },
+    freezes,
+    protectedTables: union(then.protectedTables, now.protectedTables),
+    quorum,
+    signatureMaxAgeMinutes: Math.min(then.signatureMaxAgeMinutes, now.signatureMaxAgeMinutes),
+    decisionRoles,
+  };
+}
+
+/** A person's roles that may take a deployment decision of this kind. */
+export function mayDecide(policy: PolicyConfig, id: string, kind: DecisionKind): boolean {
+  const person = findPerson(policy, id);
+  return !!person && person.roles.some((r) => policy.decisionRoles[kind].includes(r));
 }

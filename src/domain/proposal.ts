@@ -2,6 +2,7 @@
  * The change proposal (playbook §3): schema and parsers. The parsers throw only ProposalError,
  * whose issues each name a field path and say what is allowed.
  */
+import { digestOf } from './canonical';
 import { z } from 'zod';
 import { parse as parseYamlText, YAMLParseError } from 'yaml';
 import { ProposalError, type FieldIssue } from './errors';
@@ -221,4 +222,9 @@ export function parseProposalYaml(text: string): Proposal {
     throw new ProposalError([{ field: 'proposal', message: `proposal: not valid YAML${where}: ${msg}. Fix the YAML syntax.` }]);
   }
   return parseProposal(data);
+}
+
+/** What a proposer signs: sha256 of the canonical proposal, as parsed (the workflow parses it again and compares). */
+export function proposalDigest(p: Proposal): string {
+  return digestOf(p);
 }

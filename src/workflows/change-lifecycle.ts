@@ -41,9 +41,14 @@ import {
 import { classifyRisk } from '../domain/classification';
 import { hotfixEligibility, hotfixRequirements } from '../domain/hotfix';
 import { canTransition, isTerminal, postDeploymentReportRequired, type Gate, type Phase } from '../domain/lifecycle';
-import { findPerson } from '../domain/policy';
+import { findPerson, policyDigest, type PolicyConfig } from '../domain/policy';
+import { parseProposal, proposalDigest, type Proposal } from '../domain/proposal';
+import type { SignedAction, SignedActionName, VerifiedStatement } from '../domain/statement';
 import { deploymentWindow as deploymentWindowImpl } from '../domain/windows';
-import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord, type DestructiveApproval } from './deployment';
+import { ProposalError } from '../domain/errors';
+import type { PolicyActivities } from '../contracts/policy';
+import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from './deployment';
+import { createTrust, unexpectedInputFields } from './trust';
 import {
   approveSignal,
   approveUpdate,
@@ -57,8 +62,10 @@ import {
   submitPostDeploymentReviewUpdate,
   submitReviewSignal,
   submitReviewUpdate,
+  deploymentWaitingSignal,
   withdrawSignal,
   withdrawUpdate,
+  CHANGE_INPUT_FIELDS,
   type ApproveInput,
   type ChangeLifecycleInput,
   type ChangeState,
@@ -81,18 +88,54 @@ const reports = proxyActivities<Pick<StewardActivities, 'writeChangeReport'>>({
   retry: { maximumAttempts: 5 },
 });
 
+const commits = proxyActivities<Pick<PolicyActivities, 'resolveCommit'>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+
 const HOUR = 3_600_000;
+/** How many rejected attempts a change keeps in its state and writes to the audit log (a flood cannot grow either). */
+const MAX_KEPT_REJECTED = 20;
+const MAX_AUDITED_REJECTED = 100;
+
+/** The statement actions that may open a change: a proposal, a hotfix, or an incident's corrective patch. */
+const OPENING_ACTIONS: readonly SignedActionName[] = ['propose', 'hotfix', 'proposeCorrectivePatch'];
+
+/** Refuses a hostile or malformed input at once (the workflow fails, nothing happens). */
+function checkedProposal(input: ChangeLifecycleInput): Proposal {
+  const extra = unexpectedInputFields(input, CHANGE_INPUT_FIELDS);
+  if (extra) throw ApplicationFailure.nonRetryable(`changeLifecycle input refused: ${extra}`, 'BadInput');
+  if (typeof input.changeId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(input.changeId)) {
+    throw ApplicationFailure.nonRetryable('changeLifecycle input refused: changeId must be letters, digits, ".", "_" or "-"', 'BadInput');
+  }
+  try {
+    // The caller's classification counts for nothing: the proposal is parsed and classified again here.
+    return parseProposal(input.proposal);
+  } catch (err) {
+    const detail = err instanceof ProposalError ? err.issues.map((i) => `${i.field}: ${i.message}`).join('; ') : String(err);
+    throw ApplicationFailure.nonRetryable(`changeLifecycle input refused: the proposal is not valid: ${detail}`, 'BadInput');
+  }
+}
 
 export async function changeLifecycle(input: ChangeLifecycleInput): Promise<ChangeState> {
-  const { policy, proposal } = input;
+  const proposal = checkedProposal(input);
   const info = workflowInfo();
   const iso = (ms = Date.now()) => new Date(ms).toISOString();
+  // An incident's corrective patch is signed for the incident; the parent (set by the server, not by a caller)
+  // says which workflow the opening statement must name.
+  const opener = info.parent ? { subject: info.parent.workflowId.replace(/^incident-/, ''), workflowId: info.parent.workflowId } : { subject: input.changeId, workflowId: info.workflowId };
+  const trust = createTrust(input.changeId, info.workflowId);
+  const openerTrust = info.parent ? createTrust(opener.subject, opener.workflowId) : trust;
+  let policy: PolicyConfig = undefined as unknown as PolicyConfig; // set by the first load, before any message counts
   const { risk, reasons } = classifyRisk(proposal);
   const hotfix = proposal.hotfixReason !== undefined;
   let approval: ApprovalState = initialApprovalState({ changeId: input.changeId, proposal, risk });
   const state: ChangeState = {
     changeId: input.changeId,
     workflowId: info.workflowId,
+    proposalDigest: proposalDigest(proposal),
+    refMoves: [],
+    rejectedAttemptCount: 0,
     title: proposal.title,
     type: proposal.type,
     risk,
@@ -110,7 +153,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     },
     phase: 'proposal',
     waitingFor: 'starting',
-    requiredSignoffs: requiredSignoffs(approval, policy),
+    requiredSignoffs: [],
     signoffs: [],
     awaiting: [],
     missing: [],
@@ -141,18 +184,27 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     }
   }
 
+  let lastUpserted = '';
   function refresh(): void {
+    if (!policy) return;
     const now = Date.now();
     const scope = state.phase === 'review' ? 'reviews' : state.phase === 'approval' ? 'approvals' : null;
     approval = { ...approval, phase: state.phase };
     state.signoffs = approval.signoffs;
     state.awaiting = scope ? awaitingApprovalFrom(approval, policy, now, scope) : [];
     state.missing = scope ? quorumMet(approval, policy, now, scope).missing : [];
-    upsertSearchAttributes([
+    const attrs = [
       { key: SA.changePhase, value: state.phase },
       { key: SA.awaitingApprovalFrom, value: state.awaiting.length ? state.awaiting : null },
       ...(state.releaseVersion ? [{ key: SA.releaseVersion, value: state.releaseVersion }] : []),
-    ]);
+      ...(state.policyDigest ? [{ key: SA.policyDigest, value: state.policyDigest }] : []),
+    ];
+    // Upsert only what changed: no history event for an unchanged value (and none for a refresh that changes nothing).
+    const key = JSON.stringify(attrs.map((a) => [a.key.name, a.value]));
+    if (key !== lastUpserted) {
+      lastUpserted = key;
+      upsertSearchAttributes(attrs);
+    }
     setCurrentDetails(renderDetails(state));
   }
 
@@ -173,56 +225,91 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   }
 
   // ---- messages -------------------------------------------------------------------------------------------
-  const rejected = async (message: string, p: Problem, by: unknown) => {
-    const attempt = { message, code: p.code, reason: p.reason, at: iso(), ...(typeof by === 'string' ? { by } : {}) };
+  // Every human message is a SignedAction. Its signer (the owner of the key in the worker's policy) is `by`; the
+  // statement's decision holds the other fields. Refusals by the Update validator reach the caller at once; a
+  // refused Signal is recorded as a rejected attempt (bounded), never applied. Handlers never throw.
+  const rejected = async (message: string, p: Problem, payload: unknown) => {
+    const claimed = claimedSigner(payload);
+    state.rejectedAttemptCount++;
+    const attempt = { message, code: p.code, reason: p.reason, at: iso(), ...(claimed ? { by: `${claimed} (unverified)` } : {}) };
     state.rejectedAttempts.push(attempt);
+    if (state.rejectedAttempts.length > MAX_KEPT_REJECTED) state.rejectedAttempts.splice(0, state.rejectedAttempts.length - MAX_KEPT_REJECTED);
     refresh();
-    await record('rejected-attempt', typeof by === 'string' ? by : 'unknown', { message, code: p.code, reason: p.reason });
+    if (state.rejectedAttemptCount <= MAX_AUDITED_REJECTED) {
+      await record('rejected-attempt', 'unknown', { message, code: p.code, reason: p.reason, claimedSigner: claimed ?? null, count: state.rejectedAttemptCount });
+    }
   };
   const check = (p: Problem | null) => {
     if (p) throw ApplicationFailure.nonRetryable(p.reason, p.code);
   };
-  /** Both the Update and the Signal of one message: the same check, the same effect. */
+  /** What a human message is about: this change, at its commit, for this proposal. */
+  const expectFor = (action: SignedActionName) => ({ actions: [action], commit: state.commit ?? null, proposalDigest: state.proposalDigest });
+  type Verified = { v: VerifiedStatement; x: Record<string, unknown> & { by: string } };
+  function verified(action: SignedActionName, payload: unknown): Verified | Problem {
+    const v = trust.verify(payload, expectFor(action));
+    if (!('ok' in v)) return v;
+    if (!v.ok) return { code: v.code, reason: v.reason };
+    return { v, x: { ...v.statement.decision, by: v.signer } };
+  }
+  /** Both the Update and the Signal of one message: the same verification and check, the same effect. */
   function both<T>(
-    name: string,
-    update: UpdateDefinition<ChangeState, [T]>,
-    signal: SignalDefinition<[T]>,
+    name: SignedActionName,
+    update: UpdateDefinition<ChangeState, [SignedAction]>,
+    signal: SignalDefinition<[SignedAction]>,
     problem: (x: T) => Problem | null,
-    apply: (x: T) => Promise<void>,
+    apply: (x: T, v: VerifiedStatement, payload: SignedAction) => Promise<void>,
   ): void {
+    const judge = (payload: unknown): Verified | Problem => {
+      const r = verified(name, payload);
+      if (!('v' in r)) return r;
+      const p = problem(r.x as unknown as T);
+      return p ?? r;
+    };
     setHandler(
       update,
-      async (x: T) => {
-        await apply(x);
+      async (payload: SignedAction) => {
+        const r = judge(payload);
+        if (!('v' in r)) return state; // cannot happen after the validator; never throw from a handler
+        trust.spend(r.v);
+        await apply(r.x as unknown as T, r.v, payload);
         return state;
       },
-      { validator: (x: T) => check(problem(x)) },
+      { validator: (payload: SignedAction) => { const r = judge(payload); check('v' in r ? null : r); } },
     );
-    setHandler(signal, async (x: T) => {
-      const p = problem(x);
-      if (p) await rejected(name, p, (x as { by?: unknown } | null)?.by);
-      else await apply(x);
+    setHandler(signal, async (payload: SignedAction) => {
+      try {
+        const r = judge(payload);
+        if (!('v' in r)) {
+          await rejected(name, r, payload);
+          return;
+        }
+        trust.spend(r.v);
+        await apply(r.x as unknown as T, r.v, payload);
+      } catch (err) {
+        log.error('signal handler failed', { name, error: (err as Error).message });
+      }
     });
   }
+  const signedBy = (payload: SignedAction) => ({ statement: payload.statement, signature: payload.signature });
 
   const now = () => Date.now();
-  both<ApproveInput>('approve', approveUpdate, approveSignal, (a) => approveProblem(approval, a, policy, now(), evaluateApproval), async (a) => {
+  both<ApproveInput>('approve', approveUpdate, approveSignal, (a) => approveProblem(approval, a, policy, now(), evaluateApproval), async (a, _v, payload) => {
     const r = applyApproval(approval, { by: a.by, role: a.role, comment: a.comment }, policy, now());
     if (!r.ok) return;
     approval = r.state;
     changed++;
     refresh();
     const s = approval.signoffs[approval.signoffs.length - 1]!;
-    await record('approved', a.by, { role: s.role, gitRef: s.gitRef, expiresAt: iso(s.expiresAtMs), comment: a.comment ?? null });
+    await record('approved', a.by, { role: s.role, commit: s.gitRef, gitRef: state.gitRef, expiresAt: iso(s.expiresAtMs), comment: a.comment ?? null, ...signedBy(payload) });
   });
   both<ReviewInput>('submitReview', submitReviewUpdate, submitReviewSignal, (r) => {
     if (state.phase === 'full-review') return fullReviewProblem(r);
     return reviewProblem(approval, r, policy, now(), evaluateReview);
-  }, async (r) => {
+  }, async (r, _v, payload) => {
     if (state.phase === 'full-review') {
       pendingFullReview = { by: r.by };
       changed++;
-      await record('reviewed', r.by, { mode: r.mode, fullReview: true, comment: r.comment ?? null });
+      await record('reviewed', r.by, { mode: r.mode, fullReview: true, comment: r.comment ?? null, ...signedBy(payload) });
       return;
     }
     const res = applyReview(approval, { by: r.by, mode: r.mode, checklist: r.checklist, comment: r.comment }, policy, now());
@@ -230,26 +317,26 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     approval = res.state;
     changed++;
     refresh();
-    await record('reviewed', r.by, { mode: r.mode, checklist: r.checklist, gitRef: approval.gitRef, comment: r.comment ?? null });
+    await record('reviewed', r.by, { mode: r.mode, checklist: r.checklist, commit: approval.gitRef, gitRef: state.gitRef, comment: r.comment ?? null, ...signedBy(payload) });
   });
-  both<RejectInput>('reject', rejectUpdate, rejectSignal, (r) => rejectProblem(approval, r, policy, evaluateRejection), async (r) => {
+  both<RejectInput>('reject', rejectUpdate, rejectSignal, (r) => rejectProblem(approval, r, policy, evaluateRejection), async (r, _v, payload) => {
     state.rejection = { by: r.by, reason: r.reason.trim(), at: iso() };
     approval = { ...approval, decision: 'rejected' };
     changed++;
-    await record('rejected', r.by, { reason: r.reason.trim(), phase: state.phase });
+    await record('rejected', r.by, { reason: r.reason.trim(), phase: state.phase, ...signedBy(payload) });
   });
-  both<WithdrawInput>('withdraw', withdrawUpdate, withdrawSignal, (w) => withdrawProblem(approval, w, evaluateWithdrawal), async (w) => {
+  both<WithdrawInput>('withdraw', withdrawUpdate, withdrawSignal, (w) => withdrawProblem(approval, w, evaluateWithdrawal), async (w, _v, payload) => {
     state.withdrawal = { by: w.by, reason: w.reason.trim(), at: iso() };
     approval = { ...approval, decision: 'withdrawn' };
     changed++;
-    await record('withdrawn', w.by, { reason: w.reason.trim(), phase: state.phase });
+    await record('withdrawn', w.by, { reason: w.reason.trim(), phase: state.phase, ...signedBy(payload) });
   });
   both<PostDeploymentReviewInput>(
     'submitPostDeploymentReview',
     submitPostDeploymentReviewUpdate,
     submitPostDeploymentReviewSignal,
     (r) => pdrProblem(state, r, (id) => findPerson(policy, id) !== undefined),
-    async (r) => {
+    async (r, _v, payload) => {
       state.postDeploymentReview = {
         by: r.by,
         issuesEncountered: r.issuesEncountered,
@@ -261,19 +348,59 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       };
       changed++;
       refresh();
+      await record('reviewed', r.by, { postDeploymentReview: true, ...signedBy(payload) });
     },
   );
-  both<DestructiveApproval>(
-    'approveDestructiveMigration',
-    forwardDestructiveUpdate,
-    forwardDestructiveSignal,
-    (a) => (state.runningDeployment ? (a && typeof a === 'object' ? null : { code: 'invalid', reason: 'the payload must be an object {approver, backupConfirmed, rollbackPlan}' }) : { code: 'wrong-phase', reason: `no deployment of this change is running (phase ${state.phase})` }),
-    async (a) => {
-      // The deployment validates it (and records a rejected attempt if it is wrong); see `steward status`.
-      await getExternalWorkflowHandle(state.runningDeployment!).signal('approveDestructiveMigration', a);
-    },
-  );
+  // The §6.2 approval is the running deployment's to judge (its statement names the deployment's workflow id):
+  // forwarded as is, the deployment verifies it and records a rejected attempt if it is wrong.
+  const forwardProblem = (a: unknown): Problem | null =>
+    !state.runningDeployment
+      ? { code: 'wrong-phase', reason: `no deployment of this change is running (phase ${state.phase})` }
+      : a && typeof a === 'object' ? null : { code: 'unsigned', reason: 'the payload must be a signed action {statement, signature}' };
+  setHandler(forwardDestructiveUpdate, async (a: SignedAction) => {
+    await getExternalWorkflowHandle(state.runningDeployment!).signal('approveDestructiveMigration', a);
+    return state;
+  }, { validator: (a: SignedAction) => check(forwardProblem(a)) });
+  setHandler(forwardDestructiveSignal, async (a: SignedAction) => {
+    try {
+      const p = forwardProblem(a);
+      if (p) await rejected('approveDestructiveMigration', p, a);
+      else await getExternalWorkflowHandle(state.runningDeployment!).signal('approveDestructiveMigration', a);
+    } catch (err) {
+      log.error('forwarding the destructive-migration approval failed', { error: (err as Error).message });
+    }
+  });
+  // Display only (it decides nothing): what the running deployment waits for and who may give it, so the change's
+  // status and Web UI details say more than "waiting for the deployment".
+  setHandler(deploymentWaitingSignal, (d) => {
+    if (!state.runningDeployment) return;
+    const ok = d && typeof d === 'object' && typeof d.what === 'string' && Array.isArray(d.roles) && d.what.length < 500;
+    state.deploymentDecision = ok ? { action: String(d.action), what: d.what, roles: d.roles.map(String).slice(0, 10), notBy: (Array.isArray(d.notBy) ? d.notBy : []).map(String).slice(0, 10), command: String(d.command).slice(0, 300) } : undefined;
+    state.waitingFor = state.deploymentDecision
+      ? `the deployment ${state.runningDeployment}, which waits for ${state.deploymentDecision.what} — by ${state.deploymentDecision.roles.join(' or ')} (not ${state.deploymentDecision.notBy.join(', ')}): ${state.deploymentDecision.command}`
+      : `the deployment ${state.runningDeployment}`;
+    refresh();
+  });
   setHandler(statusQuery, () => state);
+
+  /** The policy at a gate: the worker's policy now, and the stricter of it and the one at start applies. */
+  async function loadPolicy(gate: string): Promise<void> {
+    const changedDigest = await trust.load(gate);
+    if (info.parent && openerTrust !== trust && !openerTrust.policy) await openerTrust.load(gate);
+    policy = trust.policy!;
+    state.policyDigestAtStart ??= trust.startDigest;
+    state.policyDigest = trust.digest;
+    state.requiredSignoffs = requiredSignoffs(approval, policy);
+    refresh();
+    if (changedDigest) await record('policy-changed', 'steward', { gate, from: changedDigest.from, to: changedDigest.to, effective: policyDigest(policy) });
+  }
+
+  /** Resolves the ref to the commit the change is about; at review entry and again at each later gate. */
+  async function resolveRef(gate: string): Promise<string> {
+    const env = proposal.targetEnvironments[0]!;
+    const r = await commits.resolveCommit.executeWithOptions({ summary: `resolve ${state.gitRef} to a commit (${gate})` }, [{ environment: env, gitRef: state.gitRef }]);
+    return r.commit;
+  }
 
   function fullReviewProblem(r: ReviewInput): Problem | null {
     // The full review of a hotfix (§11.5): a standard review by someone other than the proposer/implementer.
@@ -295,20 +422,33 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     return state;
   }
 
+  async function pinCommit(commit: string): Promise<void> {
+    state.commit = commit;
+    approval = { ...approval, gitRef: commit }; // signoffs bind to the commit, not the ref's name
+    refresh();
+    await record('commit-resolved', 'steward', { gitRef: state.gitRef, commit });
+  }
+  async function refMoved(to: string, effect: string): Promise<void> {
+    const move = { gitRef: state.gitRef, from: state.commit!, to, at: iso(), effect };
+    state.refMoves.push(move);
+    refresh();
+    await record('ref-moved', 'steward', { ...move });
+  }
+
   let attempt = 0;
   async function deploy(environment: 'staging' | 'production'): Promise<DeploymentRecord> {
     const childInput: DeploymentInput = {
       changeId: input.changeId,
       environment,
-      gitRef: state.gitRef,
+      gitRef: state.commit!,
       changeType: proposal.type,
       proposer: proposal.proposer,
+      implementer: proposal.implementer,
       attempt: ++attempt,
       hotfix,
       financialImpact: proposal.financialImpact,
       featureModules: proposal.affectedModules,
       declaredBalanceChanges: proposal.declaredBalanceChanges,
-      protectedTables: input.protectedTables,
       stagingChecks: environment === 'staging',
       tagRelease: environment === 'production',
       humanDecisionTimeoutMs: input.humanDecisionTimeoutMs,
@@ -327,12 +467,22 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       return rec;
     } finally {
       state.runningDeployment = undefined;
+      state.deploymentDecision = undefined;
     }
   }
 
   // ---- the lifecycle ----------------------------------------------------------------------------------------
+  await loadPolicy('start');
+  // The proposer's own signature over this proposal (and nobody else's) opens the change.
+  const opening = openerTrust.verify(input.signedProposal, { actions: OPENING_ACTIONS, commit: null, proposalDigest: state.proposalDigest, anyPolicy: true });
+  const openingProblem = !('ok' in opening) ? opening : !opening.ok ? opening : opening.signer !== proposal.proposer ? { code: 'signer-mismatch', reason: `the proposal names ${proposal.proposer} as proposer but is signed by ${opening.signer}` } : (hotfix && opening.statement.action === 'propose') ? { code: 'wrong-action', reason: 'a hotfix must be signed as a hotfix (steward hotfix FILE)' } : null;
+  if (openingProblem) {
+    await record('rejected-attempt', 'unknown', { message: 'propose', code: openingProblem.code, reason: openingProblem.reason });
+    await transition('rejected', 'steward');
+    return finish(`refused: the proposal's signature does not hold (${openingProblem.code}): ${openingProblem.reason}`);
+  }
   refresh();
-  await record('proposed', proposal.proposer, { title: proposal.title, type: proposal.type, risk, reasons, gitRef: proposal.gitRef, hotfix });
+  await record('proposed', proposal.proposer, { title: proposal.title, type: proposal.type, risk, reasons, gitRef: proposal.gitRef, hotfix, proposalDigest: state.proposalDigest, policyDigest: state.policyDigest ?? null, ...signedBy(input.signedProposal) });
 
   if (hotfix) {
     const elig = hotfixEligibility({ hotfixReason: proposal.hotfixReason, targetEnvironments: proposal.targetEnvironments });
@@ -349,10 +499,22 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     await transition('review', proposal.implementer); // the implementation = proposal.gitRef
   }
 
-  // Review
-  waiting('reviews');
-  await condition(() => decided() || quorumMet(approval, policy, Date.now(), 'reviews').met);
-  if (decided()) return endDecided();
+  // Review: the ref is resolved to the commit everyone signs for; while in review, a moved ref re-pins the change
+  // and the reviews given for the old commit stop counting (they are bound to it).
+  await pinCommit(await resolveRef('review'));
+  for (;;) {
+    waiting('reviews');
+    await condition(() => decided() || quorumMet(approval, policy, Date.now(), 'reviews').met);
+    if (decided()) return endDecided();
+    await loadPolicy('review');
+    const now = await resolveRef('review complete');
+    if (now !== state.commit) {
+      await refMoved(now, 'the change now points at the new commit; the reviews given for the old one no longer count');
+      await pinCommit(now);
+      continue;
+    }
+    if (quorumMet(approval, policy, Date.now(), 'reviews').met) break;
+  }
 
   // Staging Test
   const wantsStaging = proposal.targetEnvironments.includes('staging');
@@ -373,6 +535,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
 
   // Approval (+ the production window, re-checked after every wait; approvals may expire meanwhile)
   const reminderMs = Math.max(1000, policy.approvalReminderHours * HOUR);
+  let gateChecked = false;
   for (;;) {
     const q = quorumMet(approval, policy, Date.now(), 'approvals');
     if (decided()) return endDecided();
@@ -388,6 +551,14 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       }
       continue;
     }
+    if (!gateChecked) {
+      // The approval gate: the policy now (a person who left, a freeze added) and the ref, before anything deploys.
+      gateChecked = true;
+      await loadPolicy('approval');
+      const now = await resolveRef('approval');
+      if (now !== state.commit) await refMoved(now, `production gets ${state.commit}, the commit reviewed${wantsStaging ? ' and staged' : ''}; approvals for ${now} are refused (propose a new change for it)`);
+      continue;
+    }
     const emergencyApproved = hotfix && approval.signoffs.some((s) => s.role === 'emergency-approver');
     const w = deploymentWindowFor(emergencyApproved);
     state.window = { open: w.open, reason: w.reason, ...(w.nextOpeningMs !== undefined ? { nextOpeningAt: iso(w.nextOpeningMs) } : {}) };
@@ -396,11 +567,18 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     waiting(`the production window (${w.reason}); opens ${iso(until)}`);
     // A durable timer; withdrawal or rejection still end the wait at once.
     await condition(decided, Math.max(1, until - Date.now()), { summary: `wait for the production window until ${iso(until)}` });
+    gateChecked = false; // after a wait, the policy and the ref are checked again
   }
   const emergencyApproved = hotfix && approval.signoffs.some((s) => s.role === 'emergency-approver');
   await transition('deployment', 'steward', hotfix ? { emergencyApproved } : { quorumMet: true });
 
-  // Deployment
+  // Deployment: production deploys exactly the commit that staging passed.
+  const staged = state.deployments.find((d) => d.environment === 'staging' && d.status === 'deployed');
+  if (staged && staged.commit !== state.commit) {
+    state.outcome = `refused: staging passed ${staged.commit ?? '(unknown)'} but the change is at ${state.commit}`;
+    await transition('failed', 'steward');
+    return finish(state.phase);
+  }
   const prod = await deploy('production');
   if (prod.releaseTag) {
     state.releaseVersion = prod.releaseTag;
@@ -470,3 +648,15 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   }
 }
 
+
+/** The signer a payload claims, for the record of a rejected attempt (never trusted). */
+function claimedSigner(payload: unknown): string | undefined {
+  try {
+    const text = (payload as { statement?: unknown } | null)?.statement;
+    if (typeof text !== 'string' || text.length > 65_536) return undefined;
+    const signer = (JSON.parse(text) as { signer?: unknown }).signer;
+    return typeof signer === 'string' && /^[a-z][a-z0-9._-]{1,63}$/.test(signer) ? signer : undefined;
+  } catch {
+    return undefined;
+  }
+}

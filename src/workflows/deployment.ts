@@ -7,8 +7,9 @@ import {
   defineSignal,
   defineUpdate,
   proxyActivities,
-  setHandler,
   setCurrentDetails,
+  getExternalWorkflowHandle,
+  setHandler,
   workflowInfo,
   allHandlersFinished,
   log,
@@ -17,15 +18,20 @@ import {
   ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { StewardActivities } from '../activities';
+import type { AuditActivities, AuditEventKind } from '../activities/audit/api';
 import type { BackupRecord, MigrationPlan, PlannedMigration } from '../activities/deployment/database';
 import { combineSmoke, rolloutBatches, type Fleet, type FleetHost, type HostDeployment } from '../contracts/fleet';
 import type { PreparedRelease } from '../activities/deployment/release';
 import type { SmokeResult } from '../activities/http/smoke';
 import { classifyMigrationSql, type MigrationClassification } from '../domain/migrations';
+import { describeFindings, judgeMigrations } from '../domain/migration-facts';
 import { compareInvariants, type DeclaredBalanceChange, type InvariantDifference, type InvariantSnapshot } from '../domain/invariants';
 import { codeBeforeMigrations, rollbackPlan, type RollbackPlan } from '../domain/rollback';
 import { nextVersion } from '../domain/semver';
 import { gitRefProblem } from '../domain/gitref';
+import { mayDecide, type DecisionKind } from '../domain/policy';
+import type { SignedAction, SignedActionName } from '../domain/statement';
+import { createTrust, unexpectedInputFields } from './trust';
 import type { ChangeType } from '../domain/types';
 import { renderDeploymentDetails } from './deployment-details';
 import { acquireEnvironmentLock, type HeldLock } from './lock-client';
@@ -35,6 +41,11 @@ const activities = proxyActivities<StewardActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+const auditLog = proxyActivities<AuditActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 4 },
 });
 
 /** Smoke tests are not retried by Temporal: a red smoke is an answer, not a fault. */
@@ -60,7 +71,8 @@ export interface DeploymentInput {
   /** Feature flags to switch off when financial logic must be disabled (§10.3). */
   featureModules?: string[];
   declaredBalanceChanges?: DeclaredBalanceChange[];
-  protectedTables: string[];
+  /** The implementer, who like the proposer may not take this deployment's decisions (maker-checker). */
+  implementer?: string;
   /** Staging runs the wider staging checks (§7); production tags the release (§14). */
   stagingChecks: boolean;
   tagRelease: boolean;
@@ -68,6 +80,11 @@ export interface DeploymentInput {
   /** How long a destructive migration or a restore decision may wait for a person. */
   humanDecisionTimeoutMs?: number;
 }
+
+export const DEPLOYMENT_INPUT_FIELDS = [
+  'changeId', 'environment', 'gitRef', 'changeType', 'proposer', 'implementer', 'attempt', 'hotfix', 'financialImpact',
+  'featureModules', 'declaredBalanceChanges', 'stagingChecks', 'tagRelease', 'smokeTenant', 'humanDecisionTimeoutMs',
+] as const;
 
 export type DeploymentStatus =
   | 'waiting-for-lock'
@@ -90,10 +107,20 @@ export interface StepRecord {
   detail?: string;
 }
 
+/** The §6.2 decision (statement.decision of a signed "approveDestructiveMigration": backupConfirmed, rollbackPlan). */
 export interface DestructiveApproval {
   approver: string;
   backupConfirmed: boolean;
   rollbackPlan: string;
+}
+
+/** What a running deployment waits for a person to decide, and who may (shown by `steward status`). */
+export interface PendingDecision {
+  action: SignedActionName;
+  what: string;
+  roles: string[];
+  notBy: string[];
+  command: string;
 }
 
 export interface RestoreDecision {
@@ -122,7 +149,13 @@ export interface DeploymentRecord {
   finishedAt?: string;
   steps: StepRecord[];
   backup?: BackupRecord;
-  migrations?: { planned: Omit<PlannedMigration, 'sql'>[]; classification: MigrationClassification; stateBefore: Record<string, string> };
+  migrations?: {
+    planned: Omit<PlannedMigration, 'sql'>[];
+    classification: MigrationClassification;
+    stateBefore: Record<string, string>;
+    /** One line per finding that needs the §6.2 controls or refuses (level, migration, reason, safer alternative). */
+    gatingFindings?: string[];
+  };
   destructiveApproval?: DestructiveApproval;
   invariants?: { before: InvariantSnapshot | null; after?: InvariantSnapshot; differences: InvariantDifference[]; preExisting?: InvariantDifference[] };
   smoke?: SmokeResult;
@@ -144,15 +177,20 @@ export interface DeploymentRecord {
     incidentId?: string;
   };
   rejectedAttempts: { message: string; reason: string; at: string }[];
+  rejectedAttemptCount?: number;
+  /** The decision this deployment waits for now, and who may give it. */
+  pendingDecision?: PendingDecision;
+  policyDigest?: string;
 }
 
 export const deploymentStatusQuery = defineQuery<DeploymentRecord>('status');
-export const approveDestructiveMigrationUpdate = defineUpdate<DeploymentRecord, [DestructiveApproval]>('approveDestructiveMigration');
-export const approveDestructiveMigrationSignal = defineSignal<[DestructiveApproval]>('approveDestructiveMigration');
-export const decideRestoreUpdate = defineUpdate<DeploymentRecord, [RestoreDecision]>('decideRestore');
-export const decideRestoreSignal = defineSignal<[RestoreDecision]>('decideRestore');
-export const completeManualStepUpdate = defineUpdate<DeploymentRecord, [ManualStep]>('completeManualStep');
-export const completeManualStepSignal = defineSignal<[ManualStep]>('completeManualStep');
+/** Signed actions; statement.decision holds the fields of DestructiveApproval / RestoreDecision / ManualStep (not `by`). */
+export const approveDestructiveMigrationUpdate = defineUpdate<DeploymentRecord, [SignedAction]>('approveDestructiveMigration');
+export const approveDestructiveMigrationSignal = defineSignal<[SignedAction]>('approveDestructiveMigration');
+export const decideRestoreUpdate = defineUpdate<DeploymentRecord, [SignedAction]>('decideRestore');
+export const decideRestoreSignal = defineSignal<[SignedAction]>('decideRestore');
+export const completeManualStepUpdate = defineUpdate<DeploymentRecord, [SignedAction]>('completeManualStep');
+export const completeManualStepSignal = defineSignal<[SignedAction]>('completeManualStep');
 
 export function deploymentWorkflowId(changeId: string, environment: string, attempt: number): string {
   return `deploy-${changeId}-${environment}-${attempt}`;
@@ -167,7 +205,10 @@ class DeploymentFailed extends Error {
 // ---- the workflow ----------------------------------------------------------------------------------------
 
 export async function deployment(input: DeploymentInput): Promise<DeploymentRecord> {
+  const extra = unexpectedInputFields(input, DEPLOYMENT_INPUT_FIELDS);
+  if (extra) throw ApplicationFailure.nonRetryable(`deployment input refused: ${extra}`, 'BadInput');
   const releaseId = workflowInfo().workflowId.replace(/^deploy-/, '');
+  const trust = createTrust(input.changeId, workflowInfo().workflowId);
   const now = () => new Date().toISOString();
   const record: DeploymentRecord = {
     workflowId: workflowInfo().workflowId,
@@ -186,65 +227,135 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   let restoreDecision: RestoreDecision | undefined;
   let manualDone = false;
 
-  // Messages: the Update validators refuse bad input before it is recorded; a Signal with the same payload
-  // goes through the same checks and, when refused, is kept as a rejected attempt, never applied.
-  const destructiveProblem = (a: DestructiveApproval): string | null => {
+  // Messages are signed actions (DESIGN "Trust model"): the signer is the key's owner in the worker's policy, and
+  // must hold a role the policy gives this decision; never the proposer or implementer. The Update validators refuse
+  // at once; a Signal goes through the same checks and, when refused, is kept as a rejected attempt (bounded).
+  const makers = [input.proposer, input.implementer ?? input.proposer];
+  const decider = (by: string, kind: DecisionKind, what: string): string | null => {
+    const policy = trust.policy!;
+    if (makers.includes(by)) return `${by} ${by === input.proposer ? 'proposed' : 'implemented'} this change and cannot ${what} (maker-checker)`;
+    if (!mayDecide(policy, by, kind)) return `${by} holds none of the roles ${policy.decisionRoles[kind].join(', ')} needed to ${what}`;
+    return null;
+  };
+  const str = (x: unknown, min = 1) => typeof x === 'string' && x.trim().length >= min;
+  const destructiveProblem = (a: Record<string, unknown>, by: string): string | null => {
     if (record.status !== 'awaiting-destructive-approval') return `this deployment is ${record.status}, not waiting for a destructive-migration approval`;
-    if (!a || typeof a.approver !== 'string' || !/^[a-z][a-z0-9._-]{1,63}$/.test(a.approver)) return 'approver must be a person id';
-    if (a.approver === input.proposer) return `${a.approver} proposed this change and cannot approve its destructive migration (maker-checker)`;
+    const d = decider(by, 'destructiveMigration', 'approve its destructive migration');
+    if (d) return d;
     if (a.backupConfirmed !== true) return 'backupConfirmed must be true: confirm the verified backup of this deployment (§6.2)';
-    if (typeof a.rollbackPlan !== 'string' || a.rollbackPlan.trim().length < 10) return 'rollbackPlan must describe how this change is rolled back (§6.2), at least 10 characters';
+    if (!str(a.rollbackPlan, 10)) return 'rollbackPlan must describe how this change is rolled back (§6.2), at least 10 characters';
     if (!record.backup) return 'no verified backup of this deployment yet';
     return null;
   };
-  const restoreProblem = (d: RestoreDecision): string | null => {
+  const restoreProblem = (d: Record<string, unknown>, by: string): string | null => {
     if (record.status !== 'awaiting-restore-decision') return `this deployment is ${record.status}, not waiting for a restore decision`;
-    if (!d || typeof d.by !== 'string' || !/^[a-z][a-z0-9._-]{1,63}$/.test(d.by)) return 'by must be a person id';
+    const p = decider(by, 'restore', 'decide a restore');
+    if (p) return p;
     if (typeof d.restore !== 'boolean') return 'restore must be true or false';
-    if (typeof d.reason !== 'string' || !d.reason.trim()) return 'reason must say why';
+    if (!str(d.reason)) return 'reason must say why';
     return null;
   };
-  const manualProblem = (m: ManualStep): string | null => {
+  const manualProblem = (m: Record<string, unknown>, by: string): string | null => {
     if (record.status !== 'awaiting-manual-steps') return `this deployment is ${record.status}, not waiting for manual steps`;
-    if (!m || typeof m.by !== 'string' || !/^[a-z][a-z0-9._-]{1,63}$/.test(m.by)) return 'by must be a person id';
-    if (typeof m.step !== 'string' || !m.step.trim()) return 'step must name the manual step that was completed';
+    const p = decider(by, 'manualStep', 'confirm a manual step');
+    if (p) return p;
+    if (!str(m.step)) return 'step must name the manual step that was completed';
+    if (m.note !== undefined && m.note !== null && typeof m.note !== 'string') return 'note must be text';
     return null;
   };
-  const reject = (message: string, reason: string) => record.rejectedAttempts.push({ message, reason, at: now() });
-  const validator = <T>(problem: (x: T) => string | null) => (x: T) => {
-    const p = problem(x);
-    if (p) throw ApplicationFailure.nonRetryable(p, 'Rejected');
+  const reject = (message: string, reason: string) => {
+    record.rejectedAttemptCount = (record.rejectedAttemptCount ?? 0) + 1;
+    record.rejectedAttempts.push({ message, reason, at: now() });
+    if (record.rejectedAttempts.length > 20) record.rejectedAttempts.splice(0, record.rejectedAttempts.length - 20);
   };
-  const applyDestructive = (a: DestructiveApproval) => {
-    destructiveApproval = { approver: a.approver, backupConfirmed: true, rollbackPlan: a.rollbackPlan.trim() };
+  const applyDestructive = (a: Record<string, unknown>, by: string) => {
+    destructiveApproval = { approver: by, backupConfirmed: true, rollbackPlan: String(a.rollbackPlan).trim() };
     record.destructiveApproval = destructiveApproval;
   };
-  const applyRestore = (d: RestoreDecision) => {
-    restoreDecision = { by: d.by, restore: d.restore, reason: d.reason.trim() };
+  const applyRestore = (d: Record<string, unknown>, by: string) => {
+    restoreDecision = { by, restore: d.restore === true, reason: String(d.reason).trim() };
   };
-  const applyManual = (m: ManualStep) => {
-    record.rollback?.manualSteps.push({ by: m.by, step: m.step.trim(), note: m.note });
-    if (m.step.trim() === 'all-done') manualDone = true;
+  const applyManual = (m: Record<string, unknown>, by: string) => {
+    const step = String(m.step).trim();
+    record.rollback?.manualSteps.push({ by, step, ...(typeof m.note === 'string' ? { note: m.note } : {}) });
+    if (step === 'all-done') manualDone = true;
   };
+  /** Verifies the signature (for this deployment, at its commit), then the decision; one path for Update and Signal. */
+  let decisionSeq = 0;
+  /** The decision with its statement and signature in the audit log (evidence that outlives Steward). */
+  const recordDecision = async (kind: AuditEventKind, by: string, decision: Record<string, unknown>, payload: SignedAction) => {
+    try {
+      await auditLog.appendAuditEvent.executeWithOptions({ summary: `audit: ${kind} by ${by}` }, [
+        { eventId: `${record.workflowId}:decision:${++decisionSeq}`, subject: input.changeId, kind, actor: by, at: now(), details: { workflowId: record.workflowId, commit: record.commit ?? null, ...decision, statement: payload.statement, signature: payload.signature } },
+      ]);
+    } catch (err) {
+      log.error('audit append failed', { kind, error: (err as Error).message });
+    }
+  };
+  const KINDS: Record<string, AuditEventKind> = { approveDestructiveMigration: 'destructive-migration-approved', decideRestore: 'restore-decided', completeManualStep: 'manual-step-completed' };
+  function signed(
+    action: SignedActionName,
+    update: typeof approveDestructiveMigrationUpdate,
+    signal: typeof approveDestructiveMigrationSignal,
+    problem: (d: Record<string, unknown>, by: string) => string | null,
+    apply: (d: Record<string, unknown>, by: string) => void,
+  ): void {
+    const judge = (payload: unknown) => {
+      const v = trust.verify(payload, { actions: [action], commit: record.commit ?? null });
+      if (!('ok' in v)) return { problem: v.reason };
+      if (!v.ok) return { problem: `${v.code}: ${v.reason}` };
+      const p = problem(v.statement.decision, v.signer);
+      return p ? { problem: p } : { v };
+    };
+    setHandler(update, async (payload) => {
+      const r = judge(payload);
+      if (r.v) {
+        trust.spend(r.v);
+        apply(r.v.statement.decision, r.v.signer);
+        await recordDecision(KINDS[action]!, r.v.signer, r.v.statement.decision, payload);
+      }
+      return record;
+    }, {
+      validator: (payload) => {
+        const r = judge(payload);
+        if (r.problem) throw ApplicationFailure.nonRetryable(r.problem, 'Rejected');
+      },
+    });
+    setHandler(signal, async (payload) => {
+      try {
+        const r = judge(payload);
+        if (r.problem) reject(action, r.problem);
+        else if (r.v) {
+          trust.spend(r.v);
+          apply(r.v.statement.decision, r.v.signer);
+          await recordDecision(KINDS[action]!, r.v.signer, r.v.statement.decision, payload);
+        }
+      } catch (err) {
+        log.error('signal handler failed', { action, error: (err as Error).message });
+      }
+    });
+  }
   setHandler(deploymentStatusQuery, () => record);
-  setHandler(approveDestructiveMigrationUpdate, (a) => (applyDestructive(a), record), { validator: validator(destructiveProblem) });
-  setHandler(approveDestructiveMigrationSignal, (a) => {
-    const p = destructiveProblem(a);
-    if (p) reject('approveDestructiveMigration', p);
-    else applyDestructive(a);
-  });
-  setHandler(decideRestoreUpdate, (d) => (applyRestore(d), record), { validator: validator(restoreProblem) });
-  setHandler(decideRestoreSignal, (d) => {
-    const p = restoreProblem(d);
-    if (p) reject('decideRestore', p);
-    else applyRestore(d);
-  });
-  setHandler(completeManualStepUpdate, (m) => (applyManual(m), record), { validator: validator(manualProblem) });
-  setHandler(completeManualStepSignal, (m) => {
-    const p = manualProblem(m);
-    if (p) reject('completeManualStep', p);
-    else applyManual(m);
-  });
+  signed('approveDestructiveMigration', approveDestructiveMigrationUpdate, approveDestructiveMigrationSignal, destructiveProblem, applyDestructive);
+  signed('decideRestore', decideRestoreUpdate, decideRestoreSignal, restoreProblem, applyRestore);
+  signed('completeManualStep', completeManualStepUpdate, completeManualStepSignal, manualProblem, applyManual);
+  /** Tells the change (the parent) what this deployment waits for; display only, so a failure is only logged. */
+  const tellChange = (p: PendingDecision | null) => {
+    const parent = workflowInfo().parent;
+    if (!parent || !parent.workflowId.startsWith('change-')) return;
+    getExternalWorkflowHandle(parent.workflowId, parent.runId).signal('deploymentWaiting', p).catch((err: unknown) => log.warn('could not tell the change what the deployment waits for', { error: (err as Error).message }));
+  };
+  const decisionTaken = () => {
+    record.pendingDecision = undefined;
+    setCurrentDetails(`## ${record.workflowId}\n\n${record.status}`);
+    tellChange(null);
+  };
+  const pending = (action: SignedActionName, kind: DecisionKind, what: string, command: string) => {
+    record.pendingDecision = { action, what, roles: [...(trust.policy?.decisionRoles[kind] ?? [])], notBy: [...new Set(makers)], command };
+    const p = record.pendingDecision;
+    tellChange(p);
+    setCurrentDetails(`## ${record.workflowId}\n\n**Waiting for:** ${p.what}\n\n**Who may decide:** ${p.roles.join(', ')} (never ${p.notBy.join(', ')})\n\n**How:** \`${p.command}\` (signed with your SSH key)`);
+  };
 
   async function step<T>(name: string, fn: () => Promise<T>, describe?: (r: T) => string): Promise<T> {
     const s: StepRecord = { name, startedAt: now(), outcome: 'running' };
@@ -280,6 +391,8 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     await condition(allHandlersFinished);
     return record;
   }
+  await trust.load('deployment start');
+  record.policyDigest = trust.digest;
   let lock: HeldLock | undefined;
   let prepared: PreparedRelease | undefined;
   let plan: MigrationPlan | undefined;
@@ -297,6 +410,8 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   try {
     lock = await step('wait for the environment lock', () => acquireEnvironmentLock(env, record.workflowId));
     record.status = 'running';
+    await trust.load('lock taken'); // the policy now (protected tables added meanwhile count)
+    record.policyDigest = trust.digest;
     if (patched('fleet-deploy')) {
       fleet = await activities.describeFleet.executeWithOptions(opts(`the hosts of ${env}`), [{ environment: env }]);
       hosts = fleet.hosts;
@@ -340,12 +455,26 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     if (commits.length > 1) {
       throw new DeploymentFailed('pull the code', `the hosts resolved ${input.gitRef} to different commits (${hosts.map((h, i) => `${h.name} ${preparedAll[i]!.commit.slice(0, 12)}`).join(', ')}): refusing a mixed fleet`);
     }
+    if (/^[0-9a-f]{40}$/.test(input.gitRef) && prepared.commit !== input.gitRef) {
+      throw new DeploymentFailed('pull the code', `the hosts resolved ${prepared.commit}, not the approved commit ${input.gitRef}`);
+    }
     plan = await step('plan migrations', () =>
       activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
       (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
     );
-    const classification = classifyMigrationSql(plan.planned.map((m) => m.sql).join('\n'), input.protectedTables);
+    // PostgreSQL's parser read the SQL in the activity; the domain judges its facts, both directions. Protected tables
+    // come from the worker's config: the plan's list and the policy the deployment loaded.
+    const protectedTables = [...new Set([...(plan.protectedTables ?? []), ...trust.protectedTables(env)])];
+    const classification: MigrationClassification =
+      plan.facts && patched('migrations-judged-by-parser')
+        ? judgeMigrations(plan.facts, { protectedTables, tableSizes: plan.tableSizes })
+        : classifyMigrationSql(plan.planned.map((m) => m.sql).join('\n'), protectedTables);
     record.migrations = { planned: plan.planned.map(({ sql: _sql, ...m }) => m), classification, stateBefore: plan.stateBefore };
+    const gating = describeFindings(classification);
+    if (gating.length) {
+      record.migrations.gatingFindings = gating;
+      setCurrentDetails(`### Migration findings (§6)\n\n${gating.map((g) => `- ${g}`).join('\n')}`);
+    }
     if (classification.level === 'forbidden') {
       record.status = 'refused';
       record.reason = `refused before anything ran: ${classification.findings.filter((f) => f.level === 'forbidden').map((f) => f.reason).join('; ')}`;
@@ -369,7 +498,13 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
 
     if (classification.level === 'destructive') {
       record.status = 'awaiting-destructive-approval';
-      const got = await step('destructive migration: wait for §6.2 approval', () => condition(() => destructiveApproval !== undefined, humanTimeout));
+      pending('approveDestructiveMigration', 'destructiveMigration', `the §6.2 destructive-migration approval (backup confirmed, rollback plan) for: ${gating.slice(0, 5).join('; ') || classification.level}`, `steward migration approve ${input.changeId} --backup-confirmed --rollback-plan "…"`);
+      const got = await step(
+        'destructive migration: wait for §6.2 approval',
+        () => condition(() => destructiveApproval !== undefined, humanTimeout),
+        () => `approved for: ${gating.slice(0, 5).join('; ') || classification.level}`,
+      );
+      decisionTaken();
       if (!got) throw new DeploymentFailed('destructive approval', 'the destructive migration was not approved in time');
       record.status = 'running';
     }
@@ -531,7 +666,9 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
         }
         case 'await-restore-decision': {
           record.status = 'awaiting-restore-decision';
+          pending('decideRestore', 'restore', 'the §10.3 decision whether to restore the pre-deployment backup', `steward deployment restore ${input.changeId} --restore|--no-restore --reason "…"`);
           const decided = await condition(() => restoreDecision !== undefined, humanTimeout);
+          decisionTaken();
           r.restoreDecision = restoreDecision;
           if (!decided) {
             r.failedCompensations.push({ action: 'restore decision', error: 'no restore decision in time' });
@@ -579,7 +716,9 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
           break;
         case 'manual-reversal-steps': {
           record.status = 'awaiting-manual-steps';
+          pending('completeManualStep', 'manualStep', 'the manual reversal steps (§10.3.3), ending with the step "all-done"', `steward deployment step ${input.changeId} --step "…" (finally --step all-done)`);
           const done = await condition(() => manualDone, humanTimeout);
+          decisionTaken();
           if (!done) {
             r.failedCompensations.push({ action: 'manual reversal steps', error: 'not completed in time' });
           }

@@ -1,7 +1,7 @@
 // incidentResponse's contract (playbook §13): input, state (the `status` query), messages, ids.
 // Shared by the workflow, the deployment that opens an incident by itself, the CLI and the report activity.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { PolicyConfig } from '../domain/policy';
+import type { SignedAction } from '../domain/statement';
 import type { Proposal } from '../domain/proposal';
 import type { RiskLevel } from '../domain/types';
 import type { DeploymentRecord } from './deployment';
@@ -33,11 +33,20 @@ export interface IncidentInput {
   deployment?: DeploymentRecord;
   /** … or its workflow id, fetched by an activity. */
   deploymentWorkflowId?: string;
-  /** Resolved policy (no secrets); when absent the worker's config policy is used. */
-  policy?: PolicyConfig;
-  protectedTables?: string[];
+  /** The opener's signed "openIncident" statement; not needed when a deployment (the workflow's parent) opens it. */
+  signedOpening?: SignedAction;
   /** How long a corrective patch may take to reach production before the incident reminds (default 24 h). */
   reminderMs?: number;
+}
+
+export const INCIDENT_INPUT_FIELDS = [
+  'incidentId', 'environment', 'affectedModule', 'affects', 'severity', 'description', 'openedBy', 'openedAtMs', 'changeId',
+  'deployment', 'deploymentWorkflowId', 'signedOpening', 'reminderMs',
+] as const;
+
+/** What the opener signs as the statement's proposalDigest: the incident report's own fields. */
+export function incidentReportOf(i: IncidentInput) {
+  return { incidentId: i.incidentId, environment: i.environment, affectedModule: i.affectedModule, affects: i.affects, severity: i.severity, description: i.description, openedBy: i.openedBy, changeId: i.changeId ?? null };
 }
 
 export interface ScopeInput {
@@ -132,6 +141,8 @@ export interface CorrectivePatch {
 export interface IncidentState {
   incidentId: string;
   workflowId: string;
+  /** The worker's policy digest in force (every signed incident action names it). */
+  policyDigest?: string;
   environment: string;
   affectedModule: string;
   affects: IncidentAffects[];
@@ -164,15 +175,15 @@ export interface IncidentState {
 }
 
 export const incidentStatusQuery = defineQuery<IncidentState>('status');
-export const recordScopeUpdate = defineUpdate<IncidentState, [ScopeInput]>('recordScope');
-export const recordScopeSignal = defineSignal<[ScopeInput]>('recordScope');
-export const decideRestoreUpdate = defineUpdate<IncidentState, [RestoreVote]>('decideRestore');
-export const decideRestoreSignal = defineSignal<[RestoreVote]>('decideRestore');
-export const recordFindingsUpdate = defineUpdate<IncidentState, [FindingsInput]>('recordFindings');
-export const recordFindingsSignal = defineSignal<[FindingsInput]>('recordFindings');
-export const linkCorrectivePatchUpdate = defineUpdate<IncidentState, [LinkPatchInput]>('linkCorrectivePatch');
-export const linkCorrectivePatchSignal = defineSignal<[LinkPatchInput]>('linkCorrectivePatch');
-export const proposeCorrectivePatchUpdate = defineUpdate<IncidentState, [ProposePatchInput]>('proposeCorrectivePatch');
-export const proposeCorrectivePatchSignal = defineSignal<[ProposePatchInput]>('proposeCorrectivePatch');
-export const closeIncidentUpdate = defineUpdate<IncidentState, [CloseInput]>('closeIncident');
-export const closeIncidentSignal = defineSignal<[CloseInput]>('closeIncident');
+export const recordScopeUpdate = defineUpdate<IncidentState, [SignedAction]>('recordScope');
+export const recordScopeSignal = defineSignal<[SignedAction]>('recordScope');
+export const decideRestoreUpdate = defineUpdate<IncidentState, [SignedAction]>('decideRestore');
+export const decideRestoreSignal = defineSignal<[SignedAction]>('decideRestore');
+export const recordFindingsUpdate = defineUpdate<IncidentState, [SignedAction]>('recordFindings');
+export const recordFindingsSignal = defineSignal<[SignedAction]>('recordFindings');
+export const linkCorrectivePatchUpdate = defineUpdate<IncidentState, [SignedAction]>('linkCorrectivePatch');
+export const linkCorrectivePatchSignal = defineSignal<[SignedAction]>('linkCorrectivePatch');
+export const proposeCorrectivePatchUpdate = defineUpdate<IncidentState, [SignedAction]>('proposeCorrectivePatch');
+export const proposeCorrectivePatchSignal = defineSignal<[SignedAction]>('proposeCorrectivePatch');
+export const closeIncidentUpdate = defineUpdate<IncidentState, [SignedAction]>('closeIncident');
+export const closeIncidentSignal = defineSignal<[SignedAction]>('closeIncident');

@@ -26,8 +26,10 @@ import type { StewardActivities } from '../activities';
 import type { AuditActivities, AuditEventKind, AuditRow } from '../activities/audit/api';
 import type { ChangeProgress } from '../activities/incident';
 import { classifyRisk } from '../domain/classification';
-import { parseProposal } from '../domain/proposal';
-import type { PolicyConfig } from '../domain/policy';
+import { parseProposal, proposalDigest } from '../domain/proposal';
+import { digestOf } from '../domain/canonical';
+import type { SignedAction, SignedActionName, VerifiedStatement } from '../domain/statement';
+import { createTrust, unexpectedInputFields } from './trust';
 import type { DeploymentRecord } from './deployment';
 import {
   INCIDENT_STEPS,
@@ -46,6 +48,8 @@ import {
   recordScopeUpdate,
   type CloseInput,
   type FindingsInput,
+  INCIDENT_INPUT_FIELDS,
+  incidentReportOf,
   type IncidentInput,
   type IncidentState,
   type IncidentStep,
@@ -80,6 +84,8 @@ const follow = proxyActivities<StewardActivities>({
 const DAY = 24 * 3_600_000;
 
 export async function incidentResponse(input: IncidentInput): Promise<IncidentState> {
+  const extra = unexpectedInputFields(input, INCIDENT_INPUT_FIELDS);
+  if (extra) throw ApplicationFailure.nonRetryable(`incidentResponse input refused: ${extra}`, 'BadInput');
   const info = workflowInfo();
   const iso = (ms = Date.now()) => new Date(ms).toISOString();
   const actor = `steward:${input.incidentId}`;
@@ -107,8 +113,7 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
     reminders: [],
     auditFailures: [],
   };
-  let policy: PolicyConfig | undefined = input.policy;
-  let protectedTables: string[] = input.protectedTables ?? policy?.protectedTables ?? [];
+  const trust = createTrust(input.incidentId, info.workflowId);
   let deployment: DeploymentRecord | null = input.deployment ?? null;
   let auditSeq = 0;
   let patchSeq = 0;
@@ -168,26 +173,56 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
   const check = (p: Problem | null) => {
     if (p) throw ApplicationFailure.nonRetryable(p.reason, p.code);
   };
-  function both<T>(name: string, update: UpdateDefinition<IncidentState, [T]>, signal: SignalDefinition<[T]>, problem: (x: T) => Problem | null, apply: (x: T) => Promise<void>): void {
-    setHandler(update, async (x: T) => (await apply(x), state), { validator: (x: T) => check(problem(x)) });
-    setHandler(signal, async (x: T) => {
-      const p = problem(x);
-      if (!p) return apply(x);
-      const by = (x as { by?: unknown } | null)?.by;
-      state.rejectedAttempts.push({ message: name, code: p.code, reason: p.reason, at: iso(), ...(typeof by === 'string' ? { by } : {}) });
-      refresh();
-      await record('rejected-attempt', typeof by === 'string' ? by : 'unknown', { message: name, code: p.code, reason: p.reason });
+  /**
+   * Every incident action is a signed statement (DESIGN "Trust model"): `by` is the owner of the signing key in the
+   * worker's policy, the other fields are the statement's decision. Refused Signals are kept as rejected attempts
+   * (the last 20, with a count); handlers never throw.
+   */
+  type Judged<T> = { x: T; v: VerifiedStatement; payload: SignedAction } | Problem;
+  let rejectedCount = 0;
+  function both<T>(name: string, action: SignedActionName, update: UpdateDefinition<IncidentState, [SignedAction]>, signal: SignalDefinition<[SignedAction]>, problem: (x: T, v: VerifiedStatement) => Problem | null, apply: (x: T, v: VerifiedStatement, payload: SignedAction) => Promise<void>): void {
+    const judge = (payload: SignedAction): Judged<T> => {
+      const v = trust.verify(payload, { actions: [action] });
+      if (!('ok' in v)) return v;
+      if (!v.ok) return { code: v.code, reason: v.reason };
+      const x = { ...v.statement.decision, by: v.signer } as unknown as T;
+      return problem(x, v) ?? { x, v, payload };
+    };
+    setHandler(update, async (payload: SignedAction) => {
+      const r = judge(payload);
+      if ('v' in r) {
+        trust.spend(r.v);
+        await apply(r.x, r.v, { statement: payload.statement, signature: payload.signature });
+      }
+      return state;
+    }, { validator: (payload: SignedAction) => { const r = judge(payload); check('v' in r ? null : r); } });
+    setHandler(signal, async (payload: SignedAction) => {
+      try {
+        const r = judge(payload);
+        if ('v' in r) {
+          trust.spend(r.v);
+          await apply(r.x, r.v, { statement: payload.statement, signature: payload.signature });
+          return;
+        }
+        rejectedCount++;
+        state.rejectedAttempts.push({ message: name, code: r.code, reason: r.reason, at: iso() });
+        if (state.rejectedAttempts.length > 20) state.rejectedAttempts.splice(0, state.rejectedAttempts.length - 20);
+        refresh();
+        if (rejectedCount <= 100) await record('rejected-attempt', 'unknown', { message: name, code: r.code, reason: r.reason, count: rejectedCount });
+      } catch (err) {
+        log.error('signal handler failed', { name, error: (err as Error).message });
+      }
     });
   }
   setHandler(incidentStatusQuery, () => state);
-  both<ScopeInput>('recordScope', recordScopeUpdate, recordScopeSignal, (s) => scopeProblem(state, policy, s), async (s) => {
+  both<ScopeInput>('recordScope', 'recordScope', recordScopeUpdate, recordScopeSignal, (s) => scopeProblem(state, trust.policy, s), async (s, _v, signed) => {
     const scope = { by: s.by, tenants: [...s.tenants], accounts: [...s.accounts], from: s.from, to: s.to, ...(s.notes ? { notes: s.notes } : {}), at: iso() };
     state.scope = scope;
     state.scopeHistory.push(scope);
     refresh();
-    await record('incident-step', s.by, { message: 'recordScope', tenants: scope.tenants, accounts: scope.accounts, from: scope.from, to: scope.to });
+    await record('incident-step', s.by, { message: 'recordScope', tenants: scope.tenants, accounts: scope.accounts, from: scope.from, to: scope.to, ...signed });
   });
-  both<RestoreVote>('decideRestore', decideRestoreUpdate, decideRestoreSignal, (v) => restoreProblem(state, policy, v, defaultBackup()), async (v) => {
+  both<RestoreVote>('decideRestore', 'decideIncidentRestore', decideRestoreUpdate, decideRestoreSignal, (v) => restoreProblem(state, trust.policy, v, defaultBackup()), async (v, _s, signed) => {
     const backupFile = v.restore ? v.backupFile || defaultBackup() : undefined;
     state.restoreVotes.push({ by: v.by, restore: v.restore, reason: v.reason.trim(), at: iso(), ...(backupFile ? { backupFile } : {}) });
     const agreed = restoreAgreement(state.restoreVotes);
@@ -196,22 +231,31 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
       state.restoreDecision = { ...agreed, reason: reasons.join('; '), at: iso() };
     }
     refresh();
-    await record('incident-step', v.by, { message: 'decideRestore', restore: v.restore, backupFile: backupFile ?? null, reason: v.reason.trim(), decided: !!agreed });
+    await record('incident-step', v.by, { message: 'decideRestore', restore: v.restore, backupFile: backupFile ?? null, reason: v.reason.trim(), decided: !!agreed, ...signed });
   });
-  both<FindingsInput>('recordFindings', recordFindingsUpdate, recordFindingsSignal, (f) => findingsProblem(state, policy, f), async (f) => {
+  both<FindingsInput>('recordFindings', 'recordFindings', recordFindingsUpdate, recordFindingsSignal, (f) => findingsProblem(state, trust.policy, f), async (f, _v, signed) => {
     state.findings = { by: f.by, summary: f.summary.trim(), rootCause: f.rootCause.trim(), at: iso() };
     refresh();
+    await record('incident-step', f.by, { message: 'recordFindings', ...signed });
   });
-  both<LinkPatchInput>('linkCorrectivePatch', linkCorrectivePatchUpdate, linkCorrectivePatchSignal, (l) => linkProblem(state, policy, l), async (l) => {
+  both<LinkPatchInput>('linkCorrectivePatch', 'linkCorrectivePatch', linkCorrectivePatchUpdate, linkCorrectivePatchSignal, (l) => linkProblem(state, trust.policy, l), async (l, _v, signed) => {
     state.patches.push({ changeId: l.changeId, workflowId: changeWorkflowId(l.changeId), linkedBy: l.by, linkedAt: iso(), started: false });
     refresh();
-    await record('incident-step', l.by, { message: 'linkCorrectivePatch', changeId: l.changeId });
+    await record('incident-step', l.by, { message: 'linkCorrectivePatch', changeId: l.changeId, ...signed });
   });
-  both<ProposePatchInput>('proposeCorrectivePatch', proposeCorrectivePatchUpdate, proposeCorrectivePatchSignal, (p) => proposePatchProblem(state, policy, p), async (p) => {
+  both<ProposePatchInput>('proposeCorrectivePatch', 'proposeCorrectivePatch', proposeCorrectivePatchUpdate, proposeCorrectivePatchSignal, (p, v) => {
+    const bad = proposePatchProblem(state, trust.policy, p);
+    if (bad) return bad;
+    const proposal = parseProposal(p.proposal);
+    if (proposal.proposer !== p.by) return { code: 'signer-mismatch', reason: `the patch names ${proposal.proposer} as proposer but is signed by ${p.by}` };
+    if (v.statement.proposalDigest !== proposalDigest(proposal)) return { code: 'wrong-proposal', reason: 'the statement is about another version of the patch proposal (its digest differs)' };
+    return null;
+  }, async (p, _v, signed) => {
     const proposal = parseProposal(p.proposal);
     const changeId = p.changeId ?? `${input.incidentId}-FIX-${++patchSeq}`;
     const { risk } = classifyRisk(proposal);
-    const childInput: ChangeLifecycleInput = { changeId, proposal, policy: policy!, protectedTables, proposedAtMs: Date.now() };
+    // The child verifies the same signed statement itself (it names this incident's workflow as its parent).
+    const childInput: ChangeLifecycleInput = { changeId, proposal, proposedAtMs: Date.now(), signedProposal: signed };
     const entry = { changeId, workflowId: changeWorkflowId(changeId), linkedBy: p.by, linkedAt: iso(), started: true };
     state.patches.push(entry);
     try {
@@ -232,22 +276,32 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
     } catch (err) {
       (entry as { outcome?: string }).outcome = `could not start: ${(err as Error).message}`;
       refresh();
-      throw ApplicationFailure.nonRetryable(`the hotfix ${changeId} could not be started: ${(err as Error).message}`, 'ChildStartFailed');
+      await record('incident-step', p.by, { message: 'proposeCorrectivePatch', changeId, error: `could not start: ${(err as Error).message}`, ...signed });
+      return;
     }
     refresh();
-    await record('incident-step', p.by, { message: 'proposeCorrectivePatch', changeId, title: proposal.title, gitRef: proposal.gitRef, hotfixReason: proposal.hotfixReason ?? null });
+    await record('incident-step', p.by, { message: 'proposeCorrectivePatch', changeId, title: proposal.title, gitRef: proposal.gitRef, hotfixReason: proposal.hotfixReason ?? null, ...signed });
   });
-  both<CloseInput>('closeIncident', closeIncidentUpdate, closeIncidentSignal, (c) => closeProblem(state, policy, c), async (c) => {
+  both<CloseInput>('closeIncident', 'closeIncident', closeIncidentUpdate, closeIncidentSignal, (c) => closeProblem(state, trust.policy, c), async (c, _v, signed) => {
     state.closure = { by: c.by, summary: c.summary.trim(), at: iso() };
     refresh();
+    await record('incident-step', c.by, { message: 'closeIncident', ...signed });
   });
 
   // ---- the response -----------------------------------------------------------------------------------------
   refresh();
-  if (!policy) {
-    const p = await host.incidentPolicy.executeWithOptions({ summary: 'load the policy (people and roles) from the config' }, []);
-    policy = p.policy;
-    protectedTables = input.protectedTables ?? p.protectedTables;
+  await trust.load('incident opened');
+  state.policyDigest = trust.digest;
+  // Opened by a deployment (the server names it as parent: no caller can fake that) or by a person's signature.
+  const byDeployment = info.parent?.workflowId.startsWith('deploy-') === true;
+  if (!byDeployment) {
+    const v = trust.verify(input.signedOpening, { actions: ['openIncident'], proposalDigest: digestOf(incidentReportOf(input)), anyPolicy: true });
+    const problem = !('ok' in v) ? v : !v.ok ? v : v.signer !== input.openedBy ? { code: 'signer-mismatch', reason: `the incident names ${input.openedBy} as opener but is signed by ${v.signer}` } : null;
+    if (problem) {
+      await record('rejected-attempt', 'unknown', { message: 'openIncident', code: problem.code, reason: problem.reason });
+      throw ApplicationFailure.nonRetryable(`incident not opened: the opening statement does not hold (${problem.code}): ${problem.reason}`, 'Unsigned');
+    }
+    trust.spend(v as VerifiedStatement);
   }
   await record('incident-opened', input.openedBy, {
     environment: input.environment,
@@ -290,6 +344,7 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
 
   // 4. Restore if necessary: two distinct deciders agree.
   begin('restore', 'waiting', 'a restore decision agreed by two distinct approvers (decideRestore)');
+  await trust.load('restore decision'); // a gate: a person who left, a role removed count at once
   await waitFor(() => state.restoreDecision !== undefined, 'two agreeing restore decisions');
   const decision = state.restoreDecision!;
   if (!decision.restore) {
@@ -345,6 +400,7 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
 
   // 7. Unfreeze only after the patch is deployed and approved, when a decider closes the incident.
   begin('unfreeze', 'waiting', 'closeIncident (steward incident close)');
+  await trust.load('closure');
   await waitFor(() => state.closure !== undefined, 'the closure');
   begin('unfreeze', 'running', `unfreezing ${input.affectedModule}`);
   try {

@@ -4,3 +4,4 @@ export { deployment } from './deployment';
 export { environmentLock } from './environment-lock';
 export { changeLifecycle } from './change-lifecycle';
 export { incidentResponse } from './incident-response';
+export { auditCheckpoint } from './audit-checkpoint';

@@ -4,22 +4,30 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ApprovalState, SignoffSlot } from '../domain/approvals';
 import type { Phase } from '../domain/lifecycle';
-import type { PolicyConfig } from '../domain/policy';
 import type { Proposal } from '../domain/proposal';
+import type { SignedAction } from '../domain/statement';
 import type { RiskLevel, Role, ReviewMode } from '../domain/types';
-import type { DeploymentRecord, DestructiveApproval } from './deployment';
+import type { DeploymentRecord } from './deployment';
 
+/**
+ * The proposal and ids only (DESIGN "Trust model"): the policy comes from the worker, the classification is done
+ * again inside the workflow, and the proposer's signature over the proposal is the only proof of who proposed it.
+ */
 export interface ChangeLifecycleInput {
   changeId: string;
   proposal: Proposal;
-  /** Resolved by parsePolicyConfig: no secrets. */
-  policy: PolicyConfig;
-  protectedTables: string[];
   proposedAtMs: number;
-  /** How long a deployment child may wait for a person (destructive approval, restore decision). */
+  /** The proposer's signed "propose" (or "hotfix", or the incident's "proposeCorrectivePatch") statement. */
+  signedProposal: SignedAction;
+  /** May only shorten how long a deployment waits for a person (the worker's default is 7 days). */
   humanDecisionTimeoutMs?: number;
 }
+export const CHANGE_INPUT_FIELDS = ['changeId', 'proposal', 'proposedAtMs', 'signedProposal', 'humanDecisionTimeoutMs'] as const;
 
+/**
+ * The decision fields a person signs for each change action (statement.decision); `by` is never taken from a
+ * payload: it is the owner of the signing key.
+ */
 export interface ApproveInput {
   by: string;
   role?: Role;
@@ -64,9 +72,29 @@ export interface PhaseChange {
   reason: string;
 }
 
+export interface RefMove {
+  gitRef: string;
+  from: string;
+  to: string;
+  at: string;
+  /** What Steward did about it. */
+  effect: string;
+}
+
 export interface ChangeState {
   changeId: string;
   workflowId: string;
+  /** The full commit SHA the change's reviews and approvals are for (resolved when it enters review). */
+  commit?: string;
+  /** sha256 of the canonical proposal: what the proposer signed. */
+  proposalDigest: string;
+  /** The worker's policy digest when the change started, and the one in force now (the stricter of both applies). */
+  policyDigestAtStart?: string;
+  policyDigest?: string;
+  /** When the ref moved after the commit was resolved. */
+  refMoves: RefMove[];
+  /** How many attempts were rejected in all (rejectedAttempts keeps the last few). */
+  rejectedAttemptCount: number;
   title: string;
   type: Proposal['type'];
   risk: RiskLevel;
@@ -87,6 +115,8 @@ export interface ChangeState {
   missing: string[];
   deployments: DeploymentRecord[];
   runningDeployment?: string;
+  /** What the running deployment waits for a person to decide, as that deployment reports it (display only). */
+  deploymentDecision?: { action: string; what: string; roles: string[]; notBy: string[]; command: string };
   rejectedAttempts: RejectedAttempt[];
   history: PhaseChange[];
   reminders: { at: string; message: string }[];
@@ -104,19 +134,23 @@ export interface ChangeState {
   finishedAt?: string;
 }
 
+/** Every human message carries a SignedAction; its statement.decision holds the fields of the *Input types. */
 export const statusQuery = defineQuery<ChangeState>('status');
-export const approveUpdate = defineUpdate<ChangeState, [ApproveInput]>('approve');
-export const approveSignal = defineSignal<[ApproveInput]>('approve');
-export const rejectUpdate = defineUpdate<ChangeState, [RejectInput]>('reject');
-export const rejectSignal = defineSignal<[RejectInput]>('reject');
-export const submitReviewUpdate = defineUpdate<ChangeState, [ReviewInput]>('submitReview');
-export const submitReviewSignal = defineSignal<[ReviewInput]>('submitReview');
-export const withdrawUpdate = defineUpdate<ChangeState, [WithdrawInput]>('withdraw');
-export const withdrawSignal = defineSignal<[WithdrawInput]>('withdraw');
-export const submitPostDeploymentReviewUpdate = defineUpdate<ChangeState, [PostDeploymentReviewInput]>('submitPostDeploymentReview');
-export const submitPostDeploymentReviewSignal = defineSignal<[PostDeploymentReviewInput]>('submitPostDeploymentReview');
-export const forwardDestructiveUpdate = defineUpdate<ChangeState, [DestructiveApproval]>('approveDestructiveMigration');
-export const forwardDestructiveSignal = defineSignal<[DestructiveApproval]>('approveDestructiveMigration');
+export const approveUpdate = defineUpdate<ChangeState, [SignedAction]>('approve');
+export const approveSignal = defineSignal<[SignedAction]>('approve');
+export const rejectUpdate = defineUpdate<ChangeState, [SignedAction]>('reject');
+export const rejectSignal = defineSignal<[SignedAction]>('reject');
+export const submitReviewUpdate = defineUpdate<ChangeState, [SignedAction]>('submitReview');
+export const submitReviewSignal = defineSignal<[SignedAction]>('submitReview');
+export const withdrawUpdate = defineUpdate<ChangeState, [SignedAction]>('withdraw');
+export const withdrawSignal = defineSignal<[SignedAction]>('withdraw');
+export const submitPostDeploymentReviewUpdate = defineUpdate<ChangeState, [SignedAction]>('submitPostDeploymentReview');
+export const submitPostDeploymentReviewSignal = defineSignal<[SignedAction]>('submitPostDeploymentReview');
+/** Forwarded unchanged to the running deployment, which verifies it (the statement names the deployment's workflow). */
+export const forwardDestructiveUpdate = defineUpdate<ChangeState, [SignedAction]>('approveDestructiveMigration');
+export const forwardDestructiveSignal = defineSignal<[SignedAction]>('approveDestructiveMigration');
+/** From the running deployment to its change: the decision it waits for (null when none). Display only. */
+export const deploymentWaitingSignal = defineSignal<[ChangeState['deploymentDecision'] | null]>('deploymentWaiting');
 
 export const SA = {
   changeId: defineSearchAttributeKey('ChangeId', SearchAttributeType.KEYWORD),
@@ -125,6 +159,7 @@ export const SA = {
   changePhase: defineSearchAttributeKey('ChangePhase', SearchAttributeType.KEYWORD),
   targetEnvironment: defineSearchAttributeKey('TargetEnvironment', SearchAttributeType.KEYWORD),
   releaseVersion: defineSearchAttributeKey('ReleaseVersion', SearchAttributeType.KEYWORD),
+  policyDigest: defineSearchAttributeKey('PolicyDigest', SearchAttributeType.KEYWORD),
   awaitingApprovalFrom: defineSearchAttributeKey('AwaitingApprovalFrom', SearchAttributeType.KEYWORD_LIST),
 };
 

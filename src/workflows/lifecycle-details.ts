@@ -11,6 +11,8 @@ export function renderDetails(s: ChangeState): string {
   const visited = new Set<Phase>(['proposal', ...s.history.map((h) => h.to)]);
   const lines = [`## ${s.changeId}: ${s.title}`, '', `**${s.type}**, risk **${s.risk}**${s.riskReasons.length ? ` — ${s.riskReasons.join('; ')}` : ''}`, ''];
   lines.push(`**Phase:** ${s.phase} — waiting for ${s.waitingFor}`, '');
+  lines.push(`**Commit:** ${s.commit ? `\`${s.commit}\` (${s.gitRef})` : `${s.gitRef} (resolved when review starts)`} · **Policy:** \`${(s.policyDigest ?? '?').slice(0, 16)}\``, '');
+  for (const m of s.refMoves ?? []) lines.push(`**Ref moved:** ${m.gitRef} ${m.from.slice(0, 12)} → ${m.to.slice(0, 12)} (${m.at}): ${m.effect}`, '');
   for (const p of path) {
     const mark = p === s.phase ? '▶' : visited.has(p) ? 'x' : ' ';
     lines.push(`- [${mark === '▶' ? ' ' : mark}] ${mark === '▶' ? `**${p}** (now)` : p}`);

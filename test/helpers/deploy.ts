@@ -1,6 +1,5 @@
 import type { Client } from '@temporalio/client';
 import type { StewardConfig } from '../../src/config/schema';
-import { DEFAULT_PROTECTED_TABLES } from '../../src/domain/policy';
 import type { ChangeType } from '../../src/domain/types';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../../src/workflows/deployment';
 
@@ -12,7 +11,6 @@ export function deployInput(over: Partial<DeploymentInput> & { gitRef: string; e
     changeType: 'feature' as ChangeType,
     proposer: 'alice',
     attempt: 1,
-    protectedTables: [...DEFAULT_PROTECTED_TABLES],
     stagingChecks: over.environment === 'staging',
     tagRelease: over.environment === 'production',
     humanDecisionTimeoutMs: 120_000,

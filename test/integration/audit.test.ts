@@ -14,6 +14,9 @@ import type { AuditEvent } from '../../src/activities/audit/api';
 import { poolFor } from '../../src/audit/connection';
 import { migrateAuditStore } from '../../src/audit/migrate';
 import { verifyAuditChain } from '../../src/audit/verify';
+import { computeAuditHash, GENESIS_HASH, normaliseTime } from '../../src/audit/canonical';
+import { fromDb, ROW_COLUMNS } from '../../src/audit/log';
+import { signCheckpoint, storeCheckpoint } from '../../src/audit/checkpoint';
 import { loadConfig } from '../../src/config/load';
 import type { StewardConfig } from '../../src/config/schema';
 import { devLayout, devPorts, REPO_ROOT } from '../../src/dev/paths';
@@ -238,6 +241,53 @@ describe('audit store (real PostgreSQL)', () => {
     assert.equal(cli.report.firstBroken?.seq, seqs[2]);
     assert.equal(cli.report.firstBroken?.kind, 'rows-missing');
     assert.match(cli.report.firstBroken!.message, new RegExp(`seq ${seqs[1]} was deleted`));
+  });
+
+  it('a superuser who rewrites a row and recomputes every later hash is caught by the signed checkpoints', async () => {
+    const s = await store('rechain');
+    // The throwaway store gets the dev stack's checkpoint key and a checkpoint folder of its own.
+    const raw = parse(readFileSync(s.configFile, 'utf8')) as { audit: Record<string, unknown> };
+    const dev = loadConfig(layout.configFile).audit!.checkpoints!;
+    raw.audit.checkpoints = { key: dev.key, publicKey: dev.publicKey, dir: path.join(tmp, `${s.db}-checkpoints`) };
+    writeFileSync(s.configFile, stringify(raw));
+    const config = loadConfig(s.configFile);
+    const acts = createAuditActivities({ config });
+    for (let i = 0; i < 4; i++) await acts.appendAuditEvent(event(`r-${i}`, { details: { amount: 100 + i } }));
+    const cp = await acts.signAuditCheckpoint({});
+    assert.ok(cp && cp.rows === 4, JSON.stringify(cp));
+    await acts.appendAuditEvent(event('r-4', { details: { amount: 104 } }));
+    assert.equal(cliVerify(s.configFile).code, 0, 'intact, and the checkpoint matches');
+    // Rewrite row r-1 and recompute the whole chain after it, as a superuser can: the chain itself is consistent.
+    await asSuperuser(s.db, async (c) => {
+      await c.query('BEGIN');
+      await c.query('ALTER TABLE audit_event DISABLE TRIGGER ALL');
+      const rows = (await c.query(`SELECT ${ROW_COLUMNS} FROM audit_event ORDER BY seq`)).rows.map(fromDb);
+      let prev = GENESIS_HASH;
+      for (const r of rows) {
+        const details = r.eventId === 'r-1' ? { amount: 1_000_000 } : r.details;
+        const hash = computeAuditHash(prev, { ...r, at: normaliseTime(r.at), details });
+        await c.query('UPDATE audit_event SET details = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [details, prev, hash, r.seq]);
+        prev = hash;
+      }
+      await c.query('ALTER TABLE audit_event ENABLE TRIGGER ALL');
+      await c.query('COMMIT');
+    });
+    const writer = poolFor(config.audit!.databaseUrl);
+    pools.push(writer);
+    assert.equal((await verifyAuditChain(writer)).ok, true, 'without checkpoints the recomputed chain looks intact');
+    const cli = cliVerify(s.configFile);
+    tampering.count(cli.code === 0, 'superuser rewrote a row and recomputed every later hash');
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(JSON.stringify(cli.report), /anchor|checkpoint/i);
+    // A forged checkpoint (signed by another key) does not count: it is reported.
+    const forgedDir = path.join(tmp, `${s.db}-checkpoints`);
+    const other = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(tmp, `${s.db}-forger`)], { encoding: 'utf8' });
+    assert.equal(other.status, 0);
+    const fake = signCheckpoint({ file: path.join(tmp, `${s.db}-forger`) }, { v: 1, kind: 'audit-checkpoint', seq: 999, hash: 'f'.repeat(64), rows: 999, at: new Date().toISOString() });
+    storeCheckpoint(forgedDir, fake);
+    const withForged = cliVerify(s.configFile);
+    assert.equal(withForged.code, 1);
+    assert.match(withForged.stdout, /signed by another key/);
   });
 
   it('refuses clearly when the config has no audit section', async () => {

@@ -17,10 +17,14 @@ const EXPECTED = [
   'latency.p99',
   'latency.callP99',
   'open.rss',
+  'open.perChange',
+  'open.perCached',
   'open.startRate',
   'open.list',
   'backup.dump',
   'backup.verify',
+  'cli.help',
+  'cli.status',
 ];
 
 describe('npm run bench -- --quick', () => {

@@ -2,6 +2,7 @@
 // Django app under Gunicorn, deployed from its release history (examples/banking-app/RELEASES.md).
 // Assertions look at the hosts and the database, not only at Steward's own record.
 import assert from 'node:assert/strict';
+import { signForDeployment } from '../helpers/signing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -100,12 +101,12 @@ describe('deployment on production (real stack)', () => {
       // Posting is disabled on the host while people decide.
       const flags = await onHost(config, 'production', [`${prod.app.deployRoot}/current/.venv/bin/python`, `${prod.app.deployRoot}/current/manage.py`, 'feature_flag', '--list', '--json']);
       assert.match(flags.stdout, /"posting"[^}]*false|posting.*off/i, flags.stdout);
-      await assert.rejects(handle.executeUpdate('decideRestore', { args: [{ by: 'erin', restore: 'maybe', reason: 'x' }] }), WorkflowUpdateFailedError);
-      await handle.executeUpdate('decideRestore', { args: [{ by: 'erin', restore: false, reason: 'only smoke-tenant postings were affected' }] });
+      await assert.rejects(handle.executeUpdate('decideRestore', { args: [await signForDeployment(handle, 'erin', 'decideRestore', { restore: 'maybe', reason: 'x' })] }), WorkflowUpdateFailedError);
+      await handle.executeUpdate('decideRestore', { args: [await signForDeployment(handle, 'erin', 'decideRestore', { restore: false, reason: 'only smoke-tenant postings were affected' })] });
       const manual = await waitForStatus(client, handle.workflowId, 'awaiting-manual-steps');
       assert.equal(manual.rollback?.restoreDecision?.by, 'erin');
-      await handle.executeUpdate('completeManualStep', { args: [{ by: 'erin', step: 'reverse smoke deposit', note: 'reversed by journal' }] });
-      await handle.executeUpdate('completeManualStep', { args: [{ by: 'erin', step: 'all-done' }] });
+      await handle.executeUpdate('completeManualStep', { args: [await signForDeployment(handle, 'erin', 'completeManualStep', { step: 'reverse smoke deposit', note: 'reversed by journal' })] });
+      await handle.executeUpdate('completeManualStep', { args: [await signForDeployment(handle, 'erin', 'completeManualStep', { step: 'all-done' })] });
       const r = (await handle.result()) as DeploymentRecord;
       assert.equal(r.status, 'rolled-back', JSON.stringify(r.rollback?.failedCompensations));
       assert.equal(r.rollback?.incidentRequired, true);
@@ -129,6 +130,9 @@ describe('deployment on production (real stack)', () => {
       const r = await deploy(client, config, deployInput({ gitRef: 'r07-drop-audit-log', environment: 'production' }));
       assert.equal(r.status, 'refused');
       assert.match(r.reason ?? '', /audit_log/);
+      // Judged by PostgreSQL's parser: the DROP TABLE and the dropped append-only triggers are named.
+      assert.match(r.reason ?? '', /drops protected table audit_log/);
+      assert.ok(r.migrations?.gatingFindings?.some((l) => /^\[protected\].*trigger/.test(l)), JSON.stringify(r.migrations?.gatingFindings));
       assert.equal(r.backup, undefined, 'no backup was even taken');
       assert.ok(!r.steps.some((s) => s.name === 'run migrations'));
       const dir = await onHost(config, 'production', ['test', '-e', `${prod.app.deployRoot}/releases/${r.releaseId}`]);
@@ -197,10 +201,10 @@ describe('deployment on staging: destructive and irreversible migrations (real s
       const handle = await startDeployment(client, failing, deployInput({ gitRef: 'r08-irreversible', environment: 'staging' }));
       // A data-rewriting RunSQL is destructive (§6.2): it waits for its approval first.
       await waitForStatus(client, handle.workflowId, 'awaiting-destructive-approval');
-      await handle.executeUpdate('approveDestructiveMigration', { args: [{ approver: 'grace', backupConfirmed: true, rollbackPlan: 'irreversible: restore the pre-deployment backup' }] });
+      await handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'grace', 'approveDestructiveMigration', { backupConfirmed: true, rollbackPlan: 'irreversible: restore the pre-deployment backup' })] });
       const waiting = await waitForStatus(client, handle.workflowId, 'awaiting-restore-decision');
       assert.ok(waiting.migrations?.planned.some((m) => m.irreversible), JSON.stringify(waiting.migrations));
-      await handle.executeUpdate('decideRestore', { args: [{ by: 'grace', restore: true, reason: 'irreversible data change; restore the verified backup' }] });
+      await handle.executeUpdate('decideRestore', { args: [await signForDeployment(handle, 'grace', 'decideRestore', { restore: true, reason: 'irreversible data change; restore the verified backup' })] });
       const r = (await handle.result()) as DeploymentRecord;
       assert.equal(r.status, 'rolled-back', JSON.stringify(r.rollback?.failedCompensations));
       assert.ok(r.rollback?.done.some((d) => d.action.startsWith('restore') && d.ok));
@@ -217,19 +221,30 @@ describe('deployment on staging: destructive and irreversible migrations (real s
       const handle = await startDeployment(client, config, deployInput({ gitRef: 'r06-drop-financial-column', environment: 'staging', proposer: 'alice' }));
       const waiting = await waitForStatus(client, handle.workflowId, 'awaiting-destructive-approval');
       assert.equal(waiting.migrations?.classification.level, 'destructive');
+      assert.ok(waiting.migrations?.gatingFindings?.some((l) => /^\[data-loss\] banking\.0004_remove_loan_legacy_reference: drops column legacy_reference of fin_loan/.test(l)), JSON.stringify(waiting.migrations?.gatingFindings));
       assert.ok(waiting.backup && waiting.backup.verifiedEntries > 0, 'the verified backup exists before the approval is asked');
       assert.ok(!waiting.steps.some((s) => s.name === 'run migrations'));
       await assert.rejects(
-        handle.executeUpdate('approveDestructiveMigration', { args: [{ approver: 'alice', backupConfirmed: true, rollbackPlan: 'reverse migration re-adds the column' }] }),
+        handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'alice', 'approveDestructiveMigration', { backupConfirmed: true, rollbackPlan: 'reverse migration re-adds the column' })] }),
         (err: unknown) => err instanceof WorkflowUpdateFailedError && /proposed this change/.test(String((err.cause as Error)?.message)),
       );
-      await assert.rejects(handle.executeUpdate('approveDestructiveMigration', { args: [{ approver: 'grace', backupConfirmed: false, rollbackPlan: 'x' }] }), WorkflowUpdateFailedError);
+      await assert.rejects(handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'grace', 'approveDestructiveMigration', { backupConfirmed: false, rollbackPlan: 'x' })] }), WorkflowUpdateFailedError);
+      // §6.2 by someone without the dba role, by a key nobody owns, and a raw unsigned Update: all refused.
+      const refusedWith = async (p: Promise<unknown>, re: RegExp) =>
+        assert.rejects(p, (err: unknown) => err instanceof WorkflowUpdateFailedError && re.test(String((err.cause as Error)?.message)));
+      await refusedWith(handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'carol', 'approveDestructiveMigration', { backupConfirmed: true, rollbackPlan: 'reverse migration re-adds the column' })] }), /holds none of the roles dba/);
+      await refusedWith(handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'grace', 'approveDestructiveMigration', { backupConfirmed: true, rollbackPlan: 'reverse migration re-adds the column' }, { keyOf: 'mallory' })] }), /belongs to nobody/);
+      await refusedWith(handle.executeUpdate('approveDestructiveMigration', { args: [{ approver: 'grace', backupConfirmed: true, rollbackPlan: 'reverse migration re-adds the column' } as never] }), /not signed/);
+      const pendingNow = (await handle.query('status')) as DeploymentRecord;
+      assert.deepEqual(pendingNow.pendingDecision?.roles, ['dba'], 'status says who may decide');
+      assert.ok(pendingNow.pendingDecision?.notBy.includes('alice'));
       await handle.signal('approveDestructiveMigration', { approver: 42 } as never);
-      await handle.executeUpdate('approveDestructiveMigration', { args: [{ approver: 'grace', backupConfirmed: true, rollbackPlan: 'reverse migration re-adds legacy_reference; restore backup if data is needed' }] });
+      await handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'grace', 'approveDestructiveMigration', { backupConfirmed: true, rollbackPlan: 'reverse migration re-adds legacy_reference; restore backup if data is needed' })] });
       const r = (await handle.result()) as DeploymentRecord;
       assertDeployed(r);
       assert.equal(r.destructiveApproval?.approver, 'grace');
       assert.equal(r.rejectedAttempts.length, 1, 'the malformed signal is recorded, not applied');
+      assert.equal(r.pendingDecision, undefined);
     });
     // Back to r03 for the next run: reverse the drop with the code that knows it, then redeploy r03.
     const rev = await onHost(config, 'staging', [`${staging.app.deployRoot}/current/.venv/bin/python`, `${staging.app.deployRoot}/current/manage.py`, 'migrate', 'banking', '0003']);

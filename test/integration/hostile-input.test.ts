@@ -11,6 +11,10 @@ import type { DeploymentRecord } from '../../src/workflows/deployment';
 import { deploy, deployInput } from '../helpers/deploy';
 import { Tally } from '../helpers/outcomes';
 import { devConfig, withWorkerAndClient } from '../helpers/stack';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { changeWorkflowId, type ChangeLifecycleInput, type ChangeState } from '../../src/workflows/lifecycle-api';
+import { parseProposal, proposalDigest } from '../../src/domain/proposal';
+import { signAs } from '../helpers/signing';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const canaryDir = mkdtempSync(path.join(os.tmpdir(), 'steward-canary-'));
@@ -112,5 +116,72 @@ describe('hostile input (real CLI, real sshd)', () => {
     rmSync(canaryDir, { recursive: true, force: true });
     assert.equal(tally.tried, 8);
     assert.deepEqual(tally.through, [], 'a hostile ref got through');
+  });
+
+  it('forged, mutated, replayed and misdirected signed approvals never count (Update and Signal, real worker)', async () => {
+    const tally = new Tally('input', 'forged or mutated signed actions (approve, Update and Signal)');
+    await withWorkerAndClient(config, async (client) => {
+      const proposal = parseProposal(VALID);
+      const changeId = `HOSTILE-SIG-${process.pid}-${Date.now() % 100000}`;
+      const workflowId = changeWorkflowId(changeId);
+      const input: ChangeLifecycleInput = { changeId, proposal, proposedAtMs: Date.now(), signedProposal: signAs('alice', 'propose', { subject: changeId, workflowId, proposalDigest: proposalDigest(proposal) }) };
+      const h = await client.workflow.start('changeLifecycle', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
+      let s = (await h.query('status')) as ChangeState;
+      for (let i = 0; i < 600 && s.phase !== 'approval'; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        s = (await h.query('status')) as ChangeState;
+      }
+      assert.equal(s.phase, 'approval', s.waitingFor);
+      const about = { subject: changeId, workflowId, commit: s.commit, proposalDigest: s.proposalDigest, policyDigest: s.policyDigest };
+      const good = signAs('carol', 'approve', about, { comment: 'ok' });
+      const statement = JSON.parse(good.statement) as Record<string, unknown>;
+      const resign = (over: Record<string, unknown>) => ({ statement: JSON.stringify(Object.fromEntries(Object.entries({ ...statement, ...over }).sort(([a], [b]) => (a < b ? -1 : 1)))), signature: good.signature });
+      const sigLines = good.signature.split('\n');
+      const forgeries: [string, unknown][] = [
+        ['no payload', undefined],
+        ['{by: carol}', { by: 'carol' }],
+        ['statement only', { statement: good.statement }],
+        ['signature only', { signature: good.signature }],
+        ['empty signature', { statement: good.statement, signature: '' }],
+        ['garbage signature', { statement: good.statement, signature: '-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----' }],
+        ['truncated signature', { statement: good.statement, signature: [...sigLines.slice(0, 2), sigLines[sigLines.length - 2]].join('\n') }],
+        ['mallory signs as carol', signAs('carol', 'approve', about, {}, { keyOf: 'mallory' })],
+        ["dave's key, signer carol", signAs('dave', 'approve', about, {}, { signer: 'carol' })],
+        ['for another change', signAs('carol', 'approve', { ...about, subject: 'CHG-1', workflowId: 'change-CHG-1' })],
+        ['for another commit', signAs('carol', 'approve', { ...about, commit: '0'.repeat(40) })],
+        ['for another proposal', signAs('carol', 'approve', { ...about, proposalDigest: '1'.repeat(64) })],
+        ['stale', signAs('carol', 'approve', about, {}, { issuedAtMs: Date.now() - 2 * 3_600_000 })],
+        ['as a reject', signAs('carol', 'reject', about, { reason: 'x' })],
+        ['non-canonical text', { ...good, statement: ` ${good.statement}` }],
+        ['huge statement', { ...good, statement: 'x'.repeat(100_000) }],
+        ['not an object', 'approve'],
+        ['array', [good]],
+      ];
+      for (const field of ['action', 'subject', 'workflowId', 'signer', 'decision', 'commit', 'proposalDigest', 'policyDigest', 'issuedAt', 'nonce', 'v']) {
+        for (const value of ['', 'x', 0, null, { role: 'auditor' }, 'a'.repeat(64)]) forgeries.push([`${field} = ${JSON.stringify(value)}`, resign({ [field]: value })]);
+      }
+      forgeries.push(['an extra field', resign({ by: 'carol' })]);
+      for (const [label, payload] of forgeries) {
+        let accepted = false;
+        try {
+          await h.executeUpdate('approve', { args: [payload as never] });
+          accepted = true;
+        } catch (err) {
+          if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+        }
+        await h.signal('approve', payload as never);
+        tally.count(accepted, `Update: ${label}`);
+      }
+      // The real one counts once; the same statement again is a replay.
+      await h.executeUpdate('approve', { args: [good] });
+      const after = (await h.result()) as ChangeState;
+      tally.count(after.signoffs.length !== 1, 'one signed approval counted once');
+      assert.deepEqual(after.signoffs.map((x) => x.by), ['carol']);
+      assert.ok(after.rejectedAttemptCount >= forgeries.length, `every forged Signal is recorded (${after.rejectedAttemptCount})`);
+      assert.ok(after.rejectedAttempts.length <= 20, 'only the last few are kept in the state');
+    });
+    tally.record();
+    assert.ok(tally.tried > 80, `only ${tally.tried} cases`);
+    assert.deepEqual(tally.through, [], 'a forged approval counted');
   });
 });

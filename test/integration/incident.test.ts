@@ -5,6 +5,7 @@
 // deploys through the emergency path; the module is unfrozen; the audit report lists every step with who and when.
 // Human steps go through the `steward` CLI, as people would.
 import assert from 'node:assert/strict';
+import { signForChange, signForDeployment } from '../helpers/signing';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -99,9 +100,9 @@ describe('incident response on production (real stack)', () => {
       const input = deployInput({ gitRef: 'r05-silent-balance', environment: 'production', changeType: 'financial-logic', financialImpact: true, featureModules: ['posting'] });
       const dh = await startDeployment(client, config, input);
       await waitFor('the restore decision', () => dh.query('status') as Promise<DeploymentRecord>, (r) => r.status === 'awaiting-restore-decision');
-      await dh.executeUpdate('decideRestore', { args: [{ by: 'erin', restore: false, reason: 'decided in the incident by two approvers' }] });
+      await dh.executeUpdate('decideRestore', { args: [await signForDeployment(dh, 'erin', 'decideRestore', { restore: false, reason: 'decided in the incident by two approvers' })] });
       await waitFor('manual steps', () => dh.query('status') as Promise<DeploymentRecord>, (r) => r.status === 'awaiting-manual-steps');
-      await dh.executeUpdate('completeManualStep', { args: [{ by: 'erin', step: 'all-done', note: 'reversal through the incident' }] });
+      await dh.executeUpdate('completeManualStep', { args: [await signForDeployment(dh, 'erin', 'completeManualStep', { step: 'all-done', note: 'reversal through the incident' })] });
       const rec = (await dh.result()) as DeploymentRecord;
       assert.equal(rec.status, 'rolled-back', JSON.stringify(rec.rollback?.failedCompensations));
       assert.equal(rec.rollback?.incidentRequired, true);
@@ -174,7 +175,7 @@ describe('incident response on production (real stack)', () => {
       assert.equal(cs.hotfix, true);
       const reviewSlot = cs.requiredSignoffs.find((x) => x.kind === 'review')!;
       const reviewer = reviewSlot.mode === 'auditor' ? 'erin' : reviewSlot.mode === 'standard' ? 'bob' : 'grace';
-      await ch.executeUpdate('submitReview', { args: [{ by: reviewer, mode: reviewSlot.mode, checklist: [...REVIEW_CHECKLIST] }] });
+      await ch.executeUpdate('submitReview', { args: [await signForChange(ch, reviewer, 'submitReview', { mode: reviewSlot.mode, checklist: [...REVIEW_CHECKLIST] })] });
       await waitFor('the emergency approval', () => ch.query('status') as Promise<ChangeState>, (x) => x.phase === 'approval');
       await stewardOk('approve', fixId, '--as', 'ivan', '--role', 'emergency-approver');
       cs = await waitFor('the hotfix deployment', () => ch.query('status') as Promise<ChangeState>, (x) => x.phase === 'post-deployment-review' || x.finishedAt !== undefined, 300_000);
@@ -183,7 +184,7 @@ describe('incident response on production (real stack)', () => {
       assert.ok(hot.smoke?.checks.some((c) => c.name.includes('refused') && c.ok), `the smoke test proved the freeze: ${JSON.stringify(hot.smoke?.checks)}`);
       assert.match(hot.releaseTag ?? '', /^v\d+\.\d+\.\d+$/);
       await ch.executeUpdate('submitPostDeploymentReview', {
-        args: [{ by: 'alice', issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: true }],
+        args: [await signForChange(ch, 'alice', 'submitPostDeploymentReview', { issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: true })],
       });
       cs = await waitFor('the full review', () => ch.query('status') as Promise<ChangeState>, (x) => x.phase === 'full-review');
       assert.match(cs.waitingFor, /full review of this hotfix, due/);
@@ -207,7 +208,7 @@ describe('incident response on production (real stack)', () => {
       assert.equal(st.step, 'closed');
 
       // Finish the hotfix's full review (§11.5) so nothing is left waiting.
-      await ch.executeUpdate('submitReview', { args: [{ by: 'bob', mode: 'standard', checklist: [...REVIEW_CHECKLIST] }] });
+      await ch.executeUpdate('submitReview', { args: [await signForChange(ch, 'bob', 'submitReview', { mode: 'standard', checklist: [...REVIEW_CHECKLIST] })] });
       assert.equal(((await ch.result()) as ChangeState).phase, 'completed');
       assert.equal((await healthz(config, 'production')).release, 'r03-additive-migration');
     });

@@ -3,13 +3,15 @@
 // the Web UI would is recorded and changes nothing.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ensureTemporalCli } from '../../src/dev/tools';
+import { devLayout } from '../../src/dev/paths';
 import { Tally } from '../helpers/outcomes';
+import { publicKey, testKey } from '../helpers/signing';
 import { devConfig } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -62,8 +64,21 @@ describe('the steward CLI end to end (real stack)', () => {
     outOfTurn.record();
   });
 
+  // The change is for a branch made for this test at r02-cosmetic; it is moved to r03 after staging (below).
+  const branch = `cli-test/${process.pid}`;
+  const origin = devLayout().originRepo;
+  const git = (...args: string[]) => {
+    const r = spawnSync('git', ['--git-dir', origin, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  after(() => spawnSync('git', ['--git-dir', origin, 'update-ref', '-d', `refs/heads/${branch}`]));
+
   it('proposes a Low change and reports its risk and signoffs', () => {
-    const r = steward('propose', path.join(ROOT, 'examples', 'proposals', 'demo-cosmetic.yaml'), '--id', id, '--json');
+    git('update-ref', `refs/heads/${branch}`, git('rev-parse', 'r02-cosmetic^{commit}'));
+    const file = path.join(dir, 'branch-change.yaml');
+    writeFileSync(file, readFileSync(path.join(ROOT, 'examples', 'proposals', 'demo-cosmetic.yaml'), 'utf8').replace(/^gitRef: .*$/m, `gitRef: ${branch}`));
+    const r = steward('propose', file, '--id', id, '--json');
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.changeId, id);
@@ -104,10 +119,65 @@ describe('the steward CLI end to end (real stack)', () => {
     assert.equal(after.rejectedAttempts.length, before.rejectedAttempts.length + 1, 'the attempt is recorded');
   });
 
-  it('goes all the way once a real approver approves', async () => {
+  it('refuses approvals not signed by the person: another key, a forged config, a raw Update or Signal, a replay', async () => {
+    const before = status(id);
+    // mallory holds a key of her own and claims to be carol
+    const mallory = testKey('mallory');
+    const claim = refused('approval with a key that is not carol\'s', 'approve', id, '--as', 'carol', '--key', mallory);
+    assert.notEqual(claim.code, 0);
+    assert.match(claim.stderr, /not enrolled/);
+    // dave's own key, claiming to be carol
+    const daveKey = path.join(process.env.STEWARD_KEYRING ?? path.join(devLayout().home, 'people'), 'dave', 'id_ed25519');
+    const asCarol = refused('approval with dave\'s key as carol', 'approve', id, '--as', 'carol', '--key', daveKey);
+    assert.notEqual(asCarol.code, 0);
+    assert.match(asCarol.stderr, /dave's key/);
+    // a forged config file enrols mallory with every role: the CLI signs, the worker's policy refuses her
+    const forged = structuredClone(config) as typeof config & { policy: { people: { id: string; name: string; roles: string[]; keys: string[] }[] } };
+    forged.policy.people.push({ id: 'mallory', name: 'Mallory', roles: ['approver', 'auditor', 'dba', 'emergency-approver'], keys: [publicKey(mallory)] });
+    const forgedFile = path.join(dir, 'forged.yaml');
+    writeFileSync(forgedFile, stringify(forged));
+    const viaForged = refused('approval by a person added in a forged config', '--config', forgedFile, 'approve', id, '--key', mallory);
+    assert.notEqual(viaForged.code, 0);
+    assert.match(viaForged.stderr, /belongs to nobody in the worker's policy/);
+    // the raw Update and Signal a caller could send with the temporal CLI: unsigned
+    const temporal = ensureTemporalCli(() => undefined);
+    const upd = spawnSync(temporal, ['workflow', 'update', 'execute', '--address', config.temporal.address, '--workflow-id', `change-${id}`, '--name', 'approve', '--input', '{"by": "carol"}'], { encoding: 'utf8' });
+    outOfTurn.count(upd.status === 0, 'raw approve Update {by: carol}');
+    assert.notEqual(upd.status, 0, 'the unsigned Update is refused');
+    assert.match(`${upd.stdout}${upd.stderr}`, /not signed/);
+    const sig = spawnSync(temporal, ['workflow', 'signal', '--address', config.temporal.address, '--workflow-id', `change-${id}`, '--name', 'approve', '--input', '{"by": "carol"}'], { encoding: 'utf8' });
+    assert.equal(sig.status, 0, sig.stderr);
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = status(id) as ReturnType<typeof status> & { rejectedAttemptCount: number };
+    outOfTurn.count(after.signoffs.length !== before.signoffs.length, 'raw approve Signal {by: carol}');
+    assert.deepEqual(after.signoffs, before.signoffs, 'nothing was applied');
+    assert.equal(after.phase, 'approval');
+  });
+
+  it('refuses a change started directly with a weakened policy in its input', async () => {
+    const temporal = ensureTemporalCli(() => undefined);
+    const weakId = `${id}-WEAK`;
+    const input = JSON.stringify({ changeId: weakId, proposal: { title: 'x' }, proposedAtMs: Date.now(), policy: { people: [{ id: 'mallory', roles: ['approver'] }], quorum: {} }, protectedTables: [] });
+    const r = spawnSync(temporal, ['workflow', 'execute', '--address', config.temporal.address, '--task-queue', config.temporal.taskQueue, '--type', 'changeLifecycle', '--workflow-id', `change-${weakId}`, '--input', input], { encoding: 'utf8', timeout: 60_000 });
+    outOfTurn.count(r.status === 0, 'temporal workflow start with a weakened policy');
+    assert.notEqual(r.status, 0, 'the workflow fails at once');
+    assert.match(`${r.stdout}${r.stderr}`, /worker's own config/);
+  });
+
+  it('goes all the way once a real approver approves, deploying the commit that was reviewed even after the branch moved', async () => {
+    const pinned = (status(id) as ReturnType<typeof status> & { commit: string }).commit;
+    assert.equal(pinned, git('rev-parse', 'r02-cosmetic^{commit}'), 'the change is pinned to the commit of the ref at review');
+    // Someone pushes r03 (a migration nobody reviewed) to the branch after staging passed.
+    git('update-ref', `refs/heads/${branch}`, git('rev-parse', 'r03-additive-migration^{commit}'));
     const ok = steward('approve', id, '--as', 'carol', '--comment', 'label only');
     assert.equal(ok.code, 0, ok.stderr);
     await waitForPhase(id, 'completed');
+    const done = status(id) as ReturnType<typeof status> & { refMoves: { to: string }[]; deployments: { environment: string; commit: string }[] };
+    assert.equal(done.refMoves.length, 1, 'the change says the ref moved');
+    assert.deepEqual(done.deployments.map((d) => d.commit), [pinned, pinned], 'staging and production got the reviewed commit');
+    const served = (await (await fetch(new URL('/healthz', config.environments.production!.app.baseUrl))).json()) as { release: string };
+    outOfTurn.count(served.release !== 'r02-cosmetic', 'a commit pushed to the branch after approval reaching production');
+    assert.equal(served.release, 'r02-cosmetic', 'production serves the reviewed code, not the moved branch');
     const late = refused('approval of a completed change', 'approve', id, '--as', 'dave');
     assert.notEqual(late.code, 0, 'a finished change takes no more decisions');
     const list = steward('list', '--json');
@@ -115,6 +185,21 @@ describe('the steward CLI end to end (real stack)', () => {
     assert.ok(list.stdout.includes(id));
     const verify = steward('audit', 'verify', '--json');
     assert.equal(verify.code, 0, verify.stderr);
+    const v = JSON.parse(verify.stdout) as { signatures: { checked: number; problems: unknown[] } };
+    assert.ok(v.signatures.checked >= 2, 'the proposal and the approval signatures are re-verified');
+    // The evidence folder verifies with stock OpenSSH, without Steward; a changed statement does not.
+    const out = path.join(dir, 'evidence');
+    const exp = steward('audit', 'export', id, out, '--json');
+    assert.equal(exp.code, 0, exp.stderr);
+    assert.ok(JSON.parse(exp.stdout).statements >= 2);
+    const good = spawnSync('sh', [path.join(out, 'verify.sh')], { encoding: 'utf8' });
+    assert.equal(good.status, 0, `${good.stdout}${good.stderr}`);
+    assert.match(`${good.stdout}${good.stderr}`, /Good "steward-action@steward.bank" signature for carol/);
+    const approval = readdirSync(path.join(out, 'statements')).find((f) => /-approve-carol\.json$/.test(f))!;
+    writeFileSync(path.join(out, 'statements', approval), readFileSync(path.join(out, 'statements', approval), 'utf8').replace('"label only"', '"approved everything"'));
+    const bad = spawnSync('sh', [path.join(out, 'verify.sh')], { encoding: 'utf8' });
+    outOfTurn.count(bad.status === 0, 'an exported approval edited after export');
+    assert.notEqual(bad.status, 0, 'ssh-keygen refuses the edited statement');
   });
 
   it('a Critical financial change cannot pass review without the auditor, nor be approved during review', async () => {

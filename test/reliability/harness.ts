@@ -26,7 +26,6 @@ import type { StewardConfig } from '../../src/config/schema';
 import { resolveSecret } from '../../src/config/secrets';
 import { devLayout, devPorts } from '../../src/dev/paths';
 import { isAlive, readPid } from '../../src/dev/processes';
-import { DEFAULT_PROTECTED_TABLES } from '../../src/domain/policy';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../../src/workflows/deployment';
 
 export { ROOT };
@@ -144,7 +143,6 @@ export function relInput(gitRef: string, over: Partial<DeploymentInput> = {}): D
     changeType: 'feature',
     proposer: 'alice',
     attempt: 1,
-    protectedTables: [...DEFAULT_PROTECTED_TABLES],
     stagingChecks: false,
     tagRelease: true,
     humanDecisionTimeoutMs: 120_000,

@@ -524,6 +524,29 @@ describe('docker-compose.yml agrees with deploy/compose/steward.config.yaml', ()
   });
 });
 
+describe('the compose stack is a secured cluster', () => {
+  const doc = YAML.parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as Obj;
+  const config = YAML.parse(fs.readFileSync(CONFIG_FILE, 'utf8')) as Obj;
+  const svcs = services(doc);
+  test('the Web UI has its write actions off and decodes through the codec server', () => {
+    const ui = envOf(svcs['temporal-ui']);
+    assert.equal(ui.TEMPORAL_DISABLE_WRITE_ACTIONS, 'true');
+    const codec = svcs['steward-codec-server'];
+    assert.ok(codec, 'a codec server service');
+    const published = portsOf(codec).map((p) => p.hostPort);
+    assert.match(ui.TEMPORAL_CODEC_ENDPOINT ?? '', new RegExp(`^http://localhost:(${published.join('|')})/`));
+    const cs = (config.temporal as Obj).codecServer as Obj;
+    assert.equal(cs.uiOrigin, ui.TEMPORAL_CORS_ORIGINS, 'the codec server allows exactly the UI origin');
+  });
+  test('the worker reaches Temporal over mutual TLS and seals payloads', () => {
+    const t = config.temporal as Obj;
+    const tls = t.tls as Obj;
+    for (const f of ['serverCa', 'clientCert', 'clientKey']) assert.ok(tls[f], `temporal.tls.${f}`);
+    assert.equal(envOf(svcs.temporal).TEMPORAL_TLS_REQUIRE_CLIENT_AUTH, 'true');
+    assert.ok(t.payloadCodec, 'temporal.payloadCodec');
+  });
+});
+
 describe('Dockerfile', () => {
   test('the real Dockerfile follows the worker contract', () => {
     assert.deepEqual(dockerfileProblems(fs.readFileSync(DOCKERFILE, 'utf8')), []);
@@ -577,12 +600,16 @@ describe('docker-compose config (the real Compose CLI)', () => {
   }
 
   const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-compose-keys-'));
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-compose-tls-'));
   const dummies = (): Record<string, string> => ({
     TEMPORAL_DB_PASSWORD: 'dummy-temporal-password',
     STEWARD_AUDIT_DB_PASSWORD: 'dummy-audit-password',
     STAGING_DATABASE_URL: 'postgres://app:dummy@127.0.0.1:5432/banking',
     PRODUCTION_DATABASE_URL: 'postgres://app:dummy@127.0.0.1:5432/banking',
     STEWARD_SSH_KEY_DIR: keyDir,
+    STEWARD_TLS_DIR: tlsDir,
+    STEWARD_CODEC_KEY_1: 'ZHVtbXktY29kZWMta2V5LTMyLWJ5dGVzLWxvbmctLS0=',
+    STEWARD_CODEC_TOKEN: 'dummy-codec-token',
   });
   const run = (vars: Record<string, string>, extra: string[]) => {
     // A clean environment: only what the CLI needs plus the variables under test (no leakage from the caller).

@@ -33,6 +33,8 @@ describe('config', () => {
     ['an unknown field', GOOD.replace('temporal: {', 'temporal: { colour: blue,'), /temporal/],
     ['no environments', 'temporal: {}\nenvironments: {}\n', /environments/],
     ['not YAML', 'environments: [', /not valid YAML/],
+    ['a token in the repo URL', GOOD.replace('repo: /srv/git/app.git', 'repo: "https://ghp_x1234567@github.com/bank/app.git"'), /app\.repo: must not hold credentials/],
+    ['a password in the repo URL', GOOD.replace('repo: /srv/git/app.git', 'repo: "https://deploy:pw@git.bank/app.git"'), /app\.repo: must not hold credentials/],
   ];
   for (const [what, text, field] of bad) {
     it(`names the field for ${what}`, () => {

@@ -8,11 +8,15 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { defaultPolicy, parseProposal, DEFAULT_PROTECTED_TABLES, REVIEW_CHECKLIST, type PolicyConfig } from '../../src/domain';
+import { defaultPolicy, parseProposal, REVIEW_CHECKLIST, type PolicyConfig } from '../../src/domain';
+import { policyDigest } from '../../src/domain/policy';
+import { proposalDigest } from '../../src/domain/proposal';
+import type { SignedActionName } from '../../src/domain/statement';
+import type { LoadedPolicy } from '../../src/contracts/policy';
+import { commitOf, signAs, testPeople } from '../helpers/signing';
 import type { BlackoutRule, Weekday } from '../../src/domain/policy';
 import { ensureTemporalCli } from '../../src/dev/tools';
 import { SEARCH_ATTRIBUTES } from '../../src/dev/temporal';
-import { DEMO_PEOPLE } from '../../src/dev/stack';
 import type { AuditEvent } from '../../src/activities/audit/api';
 import { renderChangeReport } from '../../src/activities/reports';
 import { changeWorkflowId, type ChangeLifecycleInput, type ChangeState } from '../../src/workflows/lifecycle-api';
@@ -25,8 +29,13 @@ let worker: Worker;
 let running: Promise<void>;
 let n = 0;
 
+/** The worker's policy, as its loadPolicy activity returns it; a test may change it (an edit of the worker's config). */
+let workerPolicy: PolicyConfig;
+/** Where each ref points in the fake repo; a test may move a ref. */
+const refs = new Map<string, string>();
+
 function policy(over: Partial<PolicyConfig> = {}): PolicyConfig {
-  const p = defaultPolicy({ people: DEMO_PEOPLE as never });
+  const p = defaultPolicy({ people: testPeople() as never });
   // The weekly blackout is tested in the domain; here the window is open unless a freeze says otherwise.
   return { ...p, windows: { ...p.windows, blackout: [] }, approvalReminderHours: 1, ...over };
 }
@@ -49,11 +58,23 @@ function proposal(over: Record<string, unknown> = {}) {
   });
 }
 
-async function start(client: Client, p = proposal(), pol = policy()) {
+async function start(client: Client, p = proposal(), pol = policy(), signer = p.proposer) {
+  workerPolicy = pol;
   const changeId = `T${process.pid}-${++n}`;
-  const input: ChangeLifecycleInput = { changeId, proposal: p, policy: pol, protectedTables: [...DEFAULT_PROTECTED_TABLES], proposedAtMs: Date.now() };
-  return client.workflow.start('changeLifecycle', { taskQueue: TQ, workflowId: changeWorkflowId(changeId), args: [input], staticSummary: p.title });
+  const workflowId = changeWorkflowId(changeId);
+  const signedProposal = signAs(signer, p.hotfixReason ? 'hotfix' : 'propose', { subject: changeId, workflowId, proposalDigest: proposalDigest(p), policyDigest: policyDigest(pol) });
+  const input: ChangeLifecycleInput = { changeId, proposal: p, proposedAtMs: Date.now(), signedProposal };
+  return client.workflow.start('changeLifecycle', { taskQueue: TQ, workflowId, args: [input], staticSummary: p.title });
 }
+
+type Handle = Awaited<ReturnType<typeof start>>;
+/** A signed action about the change as it is now (its commit, proposal and policy), as the CLI would make it. */
+async function signed(h: Handle, as: string, action: SignedActionName, decision: Record<string, unknown> = {}, opts: Parameters<typeof signAs>[4] = {}) {
+  const s = await status(h);
+  return signAs(as, action, { subject: s.changeId, workflowId: s.workflowId, commit: s.commit ?? null, proposalDigest: s.proposalDigest, policyDigest: s.policyDigest }, decision, opts);
+}
+const act = async (h: Handle, as: string, action: SignedActionName, decision: Record<string, unknown> = {}) =>
+  (await h.executeUpdate(action, { args: [await signed(h, as, action, decision)] })) as ChangeState;
 
 const full = [...REVIEW_CHECKLIST];
 const status = async (h: { query: (q: string) => Promise<unknown> }) => (await h.query('status')) as ChangeState;
@@ -88,6 +109,12 @@ async function startWorker(): Promise<void> {
       },
       async listAuditEvents() {
         return [];
+      },
+      async loadPolicy(): Promise<LoadedPolicy> {
+        return { policy: workerPolicy, digest: policyDigest(workerPolicy), protectedTables: { staging: workerPolicy.protectedTables, production: workerPolicy.protectedTables } };
+      },
+      async resolveCommit(i: { gitRef: string }) {
+        return { commit: refs.get(i.gitRef) ?? commitOf(i.gitRef) };
       },
       async writeChangeReport(i: { changeId: string; state: ChangeState }) {
         reports.set(i.changeId, renderChangeReport(i.state));
@@ -138,7 +165,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
   it('takes a Low change all the way to completed', async () => {
     const h = await start(env.client);
     await until(h, (s) => s.phase === 'approval');
-    const s1 = (await h.executeUpdate('approve', { args: [{ by: 'carol', comment: 'ok' }] })) as ChangeState;
+    const s1 = (await act(h, 'carol', 'approve', { comment: 'ok' })) as ChangeState;
     assert.equal(s1.signoffs.length, 1);
     const s = (await h.result()) as ChangeState;
     assert.equal(s.phase, 'completed');
@@ -158,12 +185,12 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
   it('refuses self-approval and a wrong role at once, with the reason', async () => {
     const h = await start(env.client);
     await until(h, (s) => s.phase === 'approval');
-    assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'alice' }] })), /alice is the proposer.*maker-checker/);
-    assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'bob' }] })), /holds none of the roles|does not hold/);
-    assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'erin', role: 'approver' }] })), /does not hold the approver role/);
+    assert.match(await updateError(act(h, 'alice', 'approve')), /alice is the proposer.*maker-checker/);
+    assert.match(await updateError(act(h, 'bob', 'approve')), /holds none of the roles|does not hold/);
+    assert.match(await updateError(act(h, 'erin', 'approve', { role: 'approver' })), /does not hold the approver role/);
     const s = await status(h);
     assert.equal(s.signoffs.length, 0);
-    await h.executeUpdate('withdraw', { args: [{ by: 'alice', reason: 'test over' }] });
+    await act(h, 'alice', 'withdraw', { reason: 'test over' });
     assert.equal(((await h.result()) as ChangeState).phase, 'withdrawn');
   });
 
@@ -173,22 +200,22 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     let s = await status(h);
     assert.equal(s.risk, 'critical');
     // A standard review is not what is needed; the auditor-mode review is.
-    assert.match(await updateError(h.executeUpdate('submitReview', { args: [{ by: 'bob', mode: 'standard', checklist: full }] })), /no more|not required|needs no/i);
-    assert.match(await updateError(h.executeUpdate('submitReview', { args: [{ by: 'erin', mode: 'auditor', checklist: ['tenant-safe'] }] })), /checklist|missing/i);
-    await h.executeUpdate('submitReview', { args: [{ by: 'erin', mode: 'auditor', checklist: full }] });
+    assert.match(await updateError(act(h, 'bob', 'submitReview', { mode: 'standard', checklist: full })), /no more|not required|needs no/i);
+    assert.match(await updateError(act(h, 'erin', 'submitReview', { mode: 'auditor', checklist: ['tenant-safe'] })), /checklist|missing/i);
+    await act(h, 'erin', 'submitReview', { mode: 'auditor', checklist: full });
     s = await until(h, (x) => x.phase === 'approval');
     assert.ok(s.awaiting.includes('approver'));
-    await h.executeUpdate('approve', { args: [{ by: 'carol' }] });
-    assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'carol' }] })), /already/);
+    await act(h, 'carol', 'approve');
+    assert.match(await updateError(act(h, 'carol', 'approve')), /already/);
     s = await status(h);
     assert.equal(s.phase, 'approval', 'one approver is not enough');
-    await h.executeUpdate('approve', { args: [{ by: 'dave' }] });
+    await act(h, 'dave', 'approve');
     s = await status(h);
     if (s.phase === 'approval') {
       // the auditor approval slot (Critical: 2 approvers + 1 auditor); erin reviewed already, so another person is needed
       assert.ok(s.missing.length > 0);
-      assert.match(await updateError(h.executeUpdate('approve', { args: [{ by: 'erin' }] })), /already signed|different person/);
-      await h.executeUpdate('withdraw', { args: [{ by: 'alice', reason: 'no second auditor in the demo policy' }] });
+      assert.match(await updateError(act(h, 'erin', 'approve')), /already signed|different person/);
+      await act(h, 'alice', 'withdraw', { reason: 'no second auditor in the demo policy' });
       assert.equal(((await h.result()) as ChangeState).phase, 'withdrawn');
     } else {
       const done = (await h.result()) as ChangeState;
@@ -200,26 +227,26 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     const h = await start(env.client);
     const before = await until(h, (s) => s.phase === 'approval');
     await h.signal('approve', { by: 42 } as never);
-    await h.signal('approve', { by: 'alice' });
+    await h.signal('approve', await signed(h, 'alice', 'approve'));
     const s = await until(h, (x) => x.rejectedAttempts.length === 2);
     assert.equal(s.signoffs.length, before.signoffs.length);
     assert.equal(s.phase, 'approval');
-    assert.equal(s.rejectedAttempts[0]!.code, 'invalid');
+    assert.equal(s.rejectedAttempts[0]!.code, 'unsigned');
     assert.equal(s.rejectedAttempts[1]!.code, 'self-approval');
     // The audit append is an activity that runs after the state changed: wait for it.
     for (let i = 0; i < 100 && !audit.some((e) => e.subject === s.changeId && e.kind === 'rejected-attempt'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(audit.some((e) => e.subject === s.changeId && e.kind === 'rejected-attempt'));
-    await h.signal('approve', { by: 'carol' });
+    await h.signal('approve', await signed(h, 'carol', 'approve'));
     assert.equal(((await h.result()) as ChangeState).phase, 'completed');
     saveHistory('invalid-signal', await h.fetchHistory());
   });
 
   it('waits for a production window that opens a few seconds later, then deploys', async () => {
     const now = Date.now();
-    const pol = policy({ freezes: [{ from: 'x', to: 'y', reason: 'test freeze', environments: ['production'], fromMs: now - 60_000, toMs: now + 6_000 }] });
+    const pol = policy({ freezes: [{ from: 'x', to: 'y', reason: 'test freeze', environments: ['production'], fromMs: now - 60_000, toMs: now + 20_000 }] });
     const h = await start(env.client, proposal(), pol);
     await until(h, (s) => s.phase === 'approval');
-    await h.executeUpdate('approve', { args: [{ by: 'carol' }] });
+    await act(h, 'carol', 'approve');
     const w = await until(h, (s) => s.window !== undefined);
     assert.equal(w.window!.open, false);
     assert.match(w.waitingFor, /window/);
@@ -227,7 +254,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     const s = (await h.result()) as ChangeState;
     assert.equal(s.phase, 'completed');
     const deployedAt = Date.parse(s.history.find((x) => x.to === 'deployment')!.at);
-    assert.ok(deployedAt >= now + 6_000 - 50, 'deployment started only after the freeze ended');
+    assert.ok(deployedAt >= now + 20_000 - 50, 'deployment started only after the freeze ended');
   });
 
   it('waits durably over the weekly blackout (the Friday-night rule, placed at this minute), across a worker restart', async () => {
@@ -235,7 +262,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     const { rule, endsAtMs } = blackoutAroundNow(base.timeZone, Date.now());
     const h = await start(env.client, proposal(), policy({ windows: { ...base.windows, blackout: [rule] } }));
     await until(h, (s) => s.phase === 'approval');
-    await h.executeUpdate('approve', { args: [{ by: 'carol' }] });
+    await act(h, 'carol', 'approve');
     const w = await until(h, (s) => s.window !== undefined);
     assert.equal(w.window!.open, false, JSON.stringify(w.window));
     assert.match(w.window!.reason, /blackout/);
@@ -253,19 +280,126 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
   it('ends a High change only after the post-deployment review (§12)', async () => {
     const h = await start(env.client, proposal({ title: 'Migration', type: 'feature', dataMigrationRequired: true, gitRef: 'r03' }));
     await until(h, (s) => s.phase === 'review');
-    await h.executeUpdate('submitReview', { args: [{ by: 'grace', mode: 'dba', checklist: full }] });
+    await act(h, 'grace', 'submitReview', { mode: 'dba', checklist: full });
     await until(h, (s) => s.phase === 'approval');
-    await h.executeUpdate('approve', { args: [{ by: 'carol' }] });
-    await h.executeUpdate('approve', { args: [{ by: 'dave' }] });
+    await act(h, 'carol', 'approve');
+    await act(h, 'dave', 'approve');
     await until(h, (s) => s.phase === 'post-deployment-review');
-    assert.match(await updateError(h.executeUpdate('submitPostDeploymentReview', { args: [{ by: 'alice' }] as never })), /must be given/);
-    await h.executeUpdate('submitPostDeploymentReview', {
-      args: [{ by: 'alice', issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: false }],
-    });
+    assert.match(await updateError(act(h, 'alice', 'submitPostDeploymentReview')), /must be given/);
+    await act(h, 'alice', 'submitPostDeploymentReview', { issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: false });
     const s = (await h.result()) as ChangeState;
     assert.equal(s.phase, 'completed');
     assert.match(reports.get(s.changeId)!, /Issues encountered: none/);
     saveHistory('high-post-deployment-review', await h.fetchHistory());
+  });
+
+  describe('trust: the worker owns the policy, the signature is the identity', () => {
+    it('refuses an input that carries its own policy or protected tables (temporal workflow start with a weakened policy)', async () => {
+      const p = proposal();
+      const changeId = `T${process.pid}-${++n}`;
+      const workflowId = changeWorkflowId(changeId);
+      const signedProposal = signAs('alice', 'propose', { subject: changeId, workflowId, proposalDigest: proposalDigest(p) });
+      const weak = { ...policy(), quorum: { low: { approver: 0, reviewer: 0, auditor: 0 } }, protectedTables: [] };
+      const h = await env.client.workflow.start('changeLifecycle', { taskQueue: TQ, workflowId, args: [{ changeId, proposal: p, proposedAtMs: Date.now(), signedProposal, policy: weak, protectedTables: [] } as never] });
+      await assert.rejects(h.result(), (err: Error) => /policy.*worker's own config/.test(String((err as { cause?: Error }).cause?.message ?? err.message)));
+    });
+
+    it('refuses a proposal signed by someone other than its proposer, and an unsigned one', async () => {
+      const forged = await start(env.client, proposal(), policy(), 'bob');
+      const s = (await forged.result()) as ChangeState;
+      assert.equal(s.phase, 'rejected');
+      assert.match(s.outcome ?? '', /signer-mismatch|signed by bob/);
+      assert.equal(s.signoffs.length, 0);
+      const changeId = `T${process.pid}-${++n}`;
+      const unsigned = await env.client.workflow.start('changeLifecycle', { taskQueue: TQ, workflowId: changeWorkflowId(changeId), args: [{ changeId, proposal: proposal(), proposedAtMs: Date.now() } as never] });
+      const u = (await unsigned.result()) as ChangeState;
+      assert.equal(u.phase, 'rejected');
+      assert.match(u.outcome ?? '', /unsigned/);
+    });
+
+    it('refuses approvals with an unknown key, another person\'s key, a replay, a stale or misdirected statement; unsigned signals are recorded, never applied', async () => {
+      const h = await start(env.client);
+      const s0 = await until(h, (s) => s.phase === 'approval');
+      assert.match(s0.commit ?? '', /^[0-9a-f]{40}$/, 'the ref is resolved to a full commit at review');
+      assert.equal(s0.policyDigest, policyDigest(workerPolicy));
+      // mallory is nobody in the policy; her key signs "carol"
+      assert.match(await updateError(h.executeUpdate('approve', { args: [await signed(h, 'carol', 'approve', {}, { keyOf: 'mallory' })] })), /belongs to nobody/);
+      // dave's own key, claiming to be carol
+      assert.match(await updateError(h.executeUpdate('approve', { args: [await signed(h, 'dave', 'approve', {}, { signer: 'carol' })] })), /claims signer "carol" but the key is dave's/);
+      // stale: issued an hour ago
+      assert.match(await updateError(h.executeUpdate('approve', { args: [await signed(h, 'carol', 'approve', {}, { issuedAtMs: Date.now() - 3_600_000 })] })), /minutes ago/);
+      // for another change, and for another commit
+      const other = signAs('carol', 'approve', { subject: 'CHG-other', workflowId: 'change-CHG-other', commit: s0.commit, proposalDigest: s0.proposalDigest, policyDigest: s0.policyDigest });
+      assert.match(await updateError(h.executeUpdate('approve', { args: [other] })), /is for CHG-other/);
+      const wrongCommit = signAs('carol', 'approve', { subject: s0.changeId, workflowId: s0.workflowId, commit: 'b'.repeat(40), proposalDigest: s0.proposalDigest, policyDigest: s0.policyDigest });
+      assert.match(await updateError(h.executeUpdate('approve', { args: [wrongCommit] })), /about commit b{40}/);
+      // tampered: the statement changed after signing
+      const good = await signed(h, 'carol', 'approve', { comment: 'fine' });
+      const tampered = { ...good, statement: good.statement.replace('"fine"', '"fine!"') };
+      assert.match(await updateError(h.executeUpdate('approve', { args: [tampered] })), /does not match the statement/);
+      // the Web UI path: unsigned and forged signals are recorded as rejected attempts
+      await h.signal('approve', { by: 'carol' } as never);
+      await h.signal('approve', await signed(h, 'carol', 'approve', {}, { keyOf: 'mallory' }));
+      const r = await until(h, (x) => x.rejectedAttemptCount === 2);
+      assert.deepEqual(r.rejectedAttempts.map((a) => a.code), ['unsigned', 'unknown-key']);
+      assert.equal(r.signoffs.length, 0, 'nothing counted');
+      // a good one counts once; its replay is refused
+      const once = await signed(h, 'dave', 'approve');
+      await h.executeUpdate('approve', { args: [once] }).catch(() => undefined);
+      const after = await status(h);
+      if (after.phase === 'approval') assert.match(await updateError(h.executeUpdate('approve', { args: [once] })), /already used|already/);
+      const done = (await h.result()) as ChangeState;
+      assert.equal(done.phase, 'completed');
+      assert.deepEqual(done.signoffs.map((x) => x.by), ['dave']);
+      assert.ok(audit.some((e) => e.subject === done.changeId && e.kind === 'approved' && typeof e.details.signature === 'string' && String(e.details.statement).includes('"signer":"dave"')), 'the audit row keeps the statement and signature');
+    });
+
+    it('a ref moved after approval never deploys the new commit', async () => {
+      const ref = `release-${process.pid}-${n + 1}`;
+      refs.set(ref, commitOf(`${ref}-A`));
+      const h = await start(env.client, proposal({ gitRef: ref }));
+      const s0 = await until(h, (s) => s.phase === 'approval');
+      assert.equal(s0.commit, commitOf(`${ref}-A`));
+      refs.set(ref, commitOf(`${ref}-B`)); // someone pushes to the branch after staging passed
+      await act(h, 'carol', 'approve');
+      const done = (await h.result()) as ChangeState;
+      assert.equal(done.phase, 'completed');
+      assert.deepEqual(done.deployments.map((d) => d.commit), [commitOf(`${ref}-A`), commitOf(`${ref}-A`)], 'staging and production deploy the approved commit');
+      assert.equal(done.refMoves.length, 1);
+      assert.equal(done.refMoves[0]!.to, commitOf(`${ref}-B`));
+      assert.ok(audit.some((e) => e.subject === done.changeId && e.kind === 'ref-moved'));
+    });
+
+    it('a ref moved during review re-pins the change and voids the reviews given for the old commit', async () => {
+      const ref = `review-${process.pid}-${n + 1}`;
+      refs.set(ref, commitOf(`${ref}-A`));
+      const h = await start(env.client, proposal({ title: 'Migration', type: 'feature', dataMigrationRequired: true, gitRef: ref }));
+      await until(h, (s) => s.phase === 'review' && s.commit !== undefined);
+      refs.set(ref, commitOf(`${ref}-B`));
+      await act(h, 'grace', 'submitReview', { mode: 'dba', checklist: full });
+      const s = await until(h, (x) => x.commit === commitOf(`${ref}-B`));
+      assert.equal(s.phase, 'review', 'back to waiting for reviews of the new commit');
+      assert.equal(s.refMoves.length, 1);
+      await act(h, 'alice', 'withdraw', { reason: 'test over' });
+      assert.equal(((await h.result()) as ChangeState).phase, 'withdrawn');
+    });
+
+    it('a person removed from the worker\'s policy after the change started can no longer approve (the stricter policy applies)', async () => {
+      const pol = policy();
+      const h = await start(env.client, proposal(), pol);
+      await until(h, (s) => s.phase === 'approval');
+      // The worker's config is edited: carol has left. Her approval is accepted under the policy the change has,
+      // but the approval gate reloads the worker's policy, and a person who has left counts no more.
+      workerPolicy = { ...pol, people: pol.people.filter((p) => p.id !== 'carol') };
+      await act(h, 'carol', 'approve');
+      const waiting = await until(h, (x) => x.policyDigest !== x.policyDigestAtStart && x.phase === 'approval' && x.missing.length > 0);
+      assert.match(waiting.waitingFor, /approvals/);
+      await act(h, 'dave', 'approve');
+      const s = (await h.result()) as ChangeState;
+      assert.equal(s.phase, 'completed');
+      assert.notEqual(s.policyDigest, s.policyDigestAtStart, 'the new digest is recorded');
+      assert.ok(audit.some((e) => e.subject === s.changeId && e.kind === 'policy-changed'), 'a policy change is an audit event with both digests');
+    });
   });
 
   it('a failed staging deployment sends the change back to implementation and ends it', async () => {

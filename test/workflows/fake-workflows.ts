@@ -6,14 +6,15 @@ export { changeLifecycle } from '../../src/workflows/change-lifecycle';
 export async function deployment(input: DeploymentInput): Promise<DeploymentRecord> {
   const startedAt = new Date().toISOString();
   await sleep(50);
-  const fails = input.gitRef.includes('fails');
+  // The change passes the commit (see test/helpers/signing.ts commitOf: refs with "fails" resolve to fa11…).
+  const fails = input.gitRef.startsWith('fa11');
   return {
     workflowId: workflowInfo().workflowId,
     changeId: input.changeId,
     environment: input.environment,
     releaseId: workflowInfo().workflowId.replace(/^deploy-/, ''),
     gitRef: input.gitRef,
-    commit: 'abcdef0123456789',
+    commit: input.gitRef,
     previousReleaseId: 'prev',
     status: fails ? 'rolled-back' : 'deployed',
     reason: fails ? 'smoke tests failed: balance: 500' : undefined,

@@ -8,12 +8,16 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { defaultPolicy, type PolicyConfig } from '../../src/domain';
 import { ensureTemporalCli } from '../../src/dev/tools';
 import { SEARCH_ATTRIBUTES } from '../../src/dev/temporal';
-import { DEMO_PEOPLE } from '../../src/dev/stack';
+import { digestOf } from '../../src/domain/canonical';
+import { policyDigest } from '../../src/domain/policy';
+import { proposalDigest, parseProposal } from '../../src/domain/proposal';
+import type { SignedActionName } from '../../src/domain/statement';
+import { commitOf, signAs, testPeople } from '../helpers/signing';
 import type { AuditEvent } from '../../src/activities/audit/api';
 import { renderIncidentReport, type ChangeProgress } from '../../src/activities/incident';
 import { renderChangeReport } from '../../src/activities/reports';
 import type { DeploymentRecord } from '../../src/workflows/deployment';
-import { incidentWorkflowId, type IncidentInput, type IncidentState } from '../../src/workflows/incident-api';
+import { incidentReportOf, incidentWorkflowId, type IncidentInput, type IncidentState } from '../../src/workflows/incident-api';
 import type { ChangeState } from '../../src/workflows/lifecycle-api';
 
 const TQ = 'incident-test';
@@ -26,7 +30,7 @@ let running: Promise<void>;
 let n = 0;
 
 function policy(): PolicyConfig {
-  const p = defaultPolicy({ people: DEMO_PEOPLE as never });
+  const p = defaultPolicy({ people: testPeople() as never });
   return { ...p, windows: { ...p.windows, blackout: [] } };
 }
 
@@ -53,16 +57,29 @@ async function open(client: Client, over: Partial<IncidentInput> = {}) {
     affects: ['gl-balances'],
     severity: 'high',
     description: 'deposits booked rounded to whole units',
-    openedBy: 'steward',
+    openedBy: 'bob',
     openedAtMs: Date.now(),
     changeId: 'CHG-1',
     deployment: deploymentRecord,
-    policy: policy(),
     reminderMs: 60_000,
     ...over,
   };
-  return client.workflow.start('incidentResponse', { taskQueue: TQ, workflowId: incidentWorkflowId(incidentId), args: [input] });
+  const workflowId = incidentWorkflowId(incidentId);
+  // Opened by a person (not by a deployment): the opener signs the incident report.
+  input.signedOpening = signAs(input.openedBy, 'openIncident', { subject: incidentId, workflowId, proposalDigest: digestOf(incidentReportOf(input)) });
+  return client.workflow.start('incidentResponse', { taskQueue: TQ, workflowId, args: [input] });
 }
+
+const ACTIONS: Record<string, SignedActionName> = { recordScope: 'recordScope', decideRestore: 'decideIncidentRestore', recordFindings: 'recordFindings', linkCorrectivePatch: 'linkCorrectivePatch', proposeCorrectivePatch: 'proposeCorrectivePatch', closeIncident: 'closeIncident' };
+type Handle = Awaited<ReturnType<typeof open>>;
+/** The decision signed by its `by` (as the CLI would), about the incident as it is now. */
+async function signedFor(h: Handle, name: string, x: Record<string, unknown>) {
+  const { by, ...decision } = x as { by: string; proposal?: unknown };
+  const s = (await h.query('status')) as IncidentState;
+  const prop = name === 'proposeCorrectivePatch' ? (() => { try { return proposalDigest(parseProposal(decision.proposal)); } catch { return null; } })() : null;
+  return signAs(by, ACTIONS[name]!, { subject: s.incidentId, workflowId: s.workflowId, proposalDigest: prop, policyDigest: s.policyDigest }, decision);
+}
+const act = async (h: Handle, name: string, x: Record<string, unknown>) => h.executeUpdate(name, { args: [await signedFor(h, name, x)] });
 
 const status = async (h: { query: (q: string) => Promise<unknown> }) => (await h.query('status')) as IncidentState;
 async function until(h: { query: (q: string) => Promise<unknown> }, pred: (s: IncidentState) => boolean, ms = 20_000): Promise<IncidentState> {
@@ -113,7 +130,10 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
         async listAuditEvents(i: { subject: string }) {
           return audit.filter((e) => e.subject === i.subject).map((e, k) => ({ ...e, seq: k + 1, prevHash: '', hash: '' }));
         },
-        incidentPolicy: spy('incidentPolicy', () => ({ policy: policy(), protectedTables: [] })),
+        loadPolicy: spy('loadPolicy', () => ({ policy: policy(), digest: policyDigest(policy()), protectedTables: { production: [], staging: [] } })),
+        async resolveCommit(i: { gitRef: string }) {
+          return { commit: commitOf(i.gitRef) };
+        },
         fetchDeploymentRecord: spy('fetchDeploymentRecord', () => deploymentRecord),
         setModuleFrozen: spy('setModuleFrozen', (a: { module: string; frozen: boolean }) => ({ flags: [{ name: a.module, enabled: !a.frozen }] })),
         setMaintenance: spy('setMaintenance', (a: { on: boolean }) => ({ maintenance: a.on })),
@@ -165,13 +185,13 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
     assert.ok((ev.args.auditRows as AuditEvent[]).some((r) => r.kind === 'incident-opened'));
 
     // Order of §13 and validation: restore before scope is refused; an invalid scope is refused.
-    assert.match(await updateError(h.executeUpdate('decideRestore', { args: [{ by: 'carol', restore: true, reason: 'x' }] })), /record the scope first/);
-    assert.match(await updateError(h.executeUpdate('recordScope', { args: [{ ...scope, from: 'yesterday' }] })), /ISO instants/);
-    assert.match(await updateError(h.executeUpdate('recordScope', { args: [{ ...scope, by: 'mallory' }] })), /not a person/);
+    assert.match(await updateError(act(h, 'decideRestore', { by: 'carol', restore: true, reason: 'x' })), /record the scope first/);
+    assert.match(await updateError(act(h, 'recordScope', { ...scope, from: 'yesterday' })), /ISO instants/);
+    assert.match(await updateError(act(h, 'recordScope', { ...scope, by: 'mallory' })), /belongs to nobody/);
     await h.signal('recordScope', { by: 42 } as never);
     s = await until(h, (x) => x.rejectedAttempts.length === 1);
     assert.equal(s.scope, undefined, 'an invalid signal is recorded, never applied');
-    await h.executeUpdate('recordScope', { args: [scope] });
+    await act(h, 'recordScope', scope);
     s = await until(h, (x) => x.step === 'restore');
     const desc = await h.describe();
     assert.equal(desc.typedSearchAttributes.get({ name: 'ChangeId', type: 'KEYWORD' } as never), id);
@@ -179,13 +199,13 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
     assert.equal(desc.typedSearchAttributes.get({ name: 'TargetEnvironment', type: 'KEYWORD' } as never), 'production');
 
     // Two distinct deciders must agree.
-    assert.match(await updateError(h.executeUpdate('decideRestore', { args: [{ by: 'alice', restore: true, reason: 'x' }] })), /holds none of the roles/);
-    await h.executeUpdate('decideRestore', { args: [{ by: 'carol', restore: true, reason: 'ledger wrong for the smoke tenant' }] });
-    assert.match(await updateError(h.executeUpdate('decideRestore', { args: [{ by: 'carol', restore: true, reason: 'again' }] })), /already voted/);
+    assert.match(await updateError(act(h, 'decideRestore', { by: 'alice', restore: true, reason: 'x' })), /holds none of the roles/);
+    await act(h, 'decideRestore', { by: 'carol', restore: true, reason: 'ledger wrong for the smoke tenant' });
+    assert.match(await updateError(act(h, 'decideRestore', { by: 'carol', restore: true, reason: 'again' })), /already voted/);
     s = await status(h);
     assert.equal(s.restoreDecision, undefined, 'one vote is not a decision');
-    assert.match(await updateError(h.executeUpdate('recordFindings', { args: [findings] })), /decide the restore first/);
-    await h.executeUpdate('decideRestore', { args: [{ by: 'erin', restore: true, reason: 'agree: restore the pre-deployment backup' }] });
+    assert.match(await updateError(act(h, 'recordFindings', findings)), /decide the restore first/);
+    await act(h, 'decideRestore', { by: 'erin', restore: true, reason: 'agree: restore the pre-deployment backup' });
     s = await until(h, (x) => x.step === 'findings');
     assert.deepEqual(s.restoreDecision?.by, ['carol', 'erin']);
     const restore = calls.find((c) => c.name === 'restoreDatabase' && c.args.preRestoreBackupId === `${id}-pre-restore`)!;
@@ -193,18 +213,18 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
     assert.equal(s.restore?.preRestoreBackup, `/srv/backups/${id}-pre-restore.dump`);
     assert.equal(calls.filter((c) => c.name === 'setModuleFrozen' && (c.args.actor as string).includes(id) && c.args.frozen === true).length, 2, 'frozen again after the restore');
 
-    await h.executeUpdate('recordFindings', { args: [findings] });
+    await act(h, 'recordFindings', findings);
     s = await until(h, (x) => x.step === 'corrective-patch');
-    assert.match(await updateError(h.executeUpdate('closeIncident', { args: [{ by: 'erin', summary: 'done' }] })), /not deployed and approved yet/);
+    assert.match(await updateError(act(h, 'closeIncident', { by: 'erin', summary: 'done' })), /not deployed and approved yet/);
     // A patch that ends without reaching production does not count; the incident waits for another.
-    await h.executeUpdate('linkCorrectivePatch', { args: [{ by: 'alice', changeId: 'CHG-bad-1' }] });
+    await act(h, 'linkCorrectivePatch', { by: 'alice', changeId: 'CHG-bad-1' });
     s = await until(h, (x) => x.patches[0]?.outcome !== undefined);
     assert.match(s.patches[0]!.outcome!, /without a production deployment/);
-    await h.executeUpdate('linkCorrectivePatch', { args: [{ by: 'alice', changeId: 'CHG-fix-1' }] });
+    await act(h, 'linkCorrectivePatch', { by: 'alice', changeId: 'CHG-fix-1' });
     s = await until(h, (x) => x.step === 'unfreeze');
     assert.equal(s.frozen, true, 'still frozen until the incident is closed');
-    assert.match(await updateError(h.executeUpdate('closeIncident', { args: [{ by: 'bob', summary: 'done' }] })), /holds none of the roles/);
-    await h.executeUpdate('closeIncident', { args: [{ by: 'erin', summary: 'hotfix deployed, balances restored' }] });
+    assert.match(await updateError(act(h, 'closeIncident', { by: 'bob', summary: 'done' })), /holds none of the roles/);
+    await act(h, 'closeIncident', { by: 'erin', summary: 'hotfix deployed, balances restored' });
     const done = (await h.result()) as IncidentState;
     assert.equal(done.step, 'closed');
     assert.equal(done.frozen, false);
@@ -223,46 +243,59 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
     assert.equal(closedDesc.typedSearchAttributes.get({ name: 'ChangePhase', type: 'KEYWORD' } as never), 'closed');
   });
 
+  it('refuses an incident opened with no signature, or with a signature by someone else than its opener', async () => {
+    const incidentId = `INC-T${process.pid}-${++n}`;
+    const input = { incidentId, environment: 'production', affectedModule: 'posting', affects: ['gl-balances'], severity: 'critical', description: 'a forged incident to freeze posting', openedBy: 'carol', openedAtMs: Date.now() } as IncidentInput;
+    const h1 = await env.client.workflow.start('incidentResponse', { taskQueue: TQ, workflowId: incidentWorkflowId(incidentId), args: [input] });
+    await assert.rejects(h1.result(), (err: Error) => /not signed|unsigned/i.test(String((err as { cause?: Error }).cause?.message)));
+    const forgedId = `INC-T${process.pid}-${++n}`;
+    const forged = { ...input, incidentId: forgedId };
+    forged.signedOpening = signAs('bob', 'openIncident', { subject: forgedId, workflowId: incidentWorkflowId(forgedId), proposalDigest: digestOf(incidentReportOf(forged)) });
+    const h2 = await env.client.workflow.start('incidentResponse', { taskQueue: TQ, workflowId: incidentWorkflowId(forgedId), args: [forged] });
+    await assert.rejects(h2.result(), (err: Error) => /signed by bob/.test(String((err as { cause?: Error }).cause?.message)));
+    assert.ok(!calls.some((c) => c.name === 'setModuleFrozen' && [incidentId, forgedId].some((i) => String(c.args.actor).includes(i))), 'nothing was frozen');
+  });
+
   it('critical: maintenance mode at once, lifted for the hotfix; no restore; a proposed hotfix starts a changeLifecycle child', async () => {
-    const h = await open(env.client, { severity: 'critical', policy: undefined, deployment: undefined, deploymentWorkflowId: 'deploy-CHG-1-production-1' });
+    const h = await open(env.client, { severity: 'critical', deployment: undefined, deploymentWorkflowId: 'deploy-CHG-1-production-1' });
     const id = h.workflowId.replace(/^incident-/, '');
     let s = await until(h, (x) => x.step === 'scope');
     assert.equal(s.maintenance, true);
-    assert.ok(calls.some((c) => c.name === 'incidentPolicy'), 'the policy comes from the config when not given');
+    assert.ok(calls.some((c) => c.name === 'loadPolicy'), 'the policy comes from the worker');
     assert.ok(calls.some((c) => c.name === 'fetchDeploymentRecord'), 'the deployment record is fetched by id');
-    await h.signal('recordScope', scope);
+    await h.signal('recordScope', await signedFor(h, 'recordScope', scope));
     await until(h, (x) => x.step === 'restore');
     // Disagreement is no decision; a third decider breaks it.
-    await h.executeUpdate('decideRestore', { args: [{ by: 'carol', restore: true, reason: 'restore' }] });
-    await h.executeUpdate('decideRestore', { args: [{ by: 'dave', restore: false, reason: 'only the smoke tenant; reverse by journal' }] });
+    await act(h, 'decideRestore', { by: 'carol', restore: true, reason: 'restore' });
+    await act(h, 'decideRestore', { by: 'dave', restore: false, reason: 'only the smoke tenant; reverse by journal' });
     s = await status(h);
     assert.equal(s.restoreDecision, undefined);
-    await h.executeUpdate('decideRestore', { args: [{ by: 'ivan', restore: false, reason: 'agree with dave' }] });
+    await act(h, 'decideRestore', { by: 'ivan', restore: false, reason: 'agree with dave' });
     s = await until(h, (x) => x.step === 'findings');
     assert.equal(s.restoreDecision?.restore, false);
     assert.equal(s.steps.find((x) => x.name === 'restore')!.status, 'skipped');
     assert.ok(!calls.some((c) => c.name === 'restoreDatabase' && (c.args.preRestoreBackupId as string).startsWith(id)));
-    await h.executeUpdate('recordFindings', { args: [findings] });
+    await act(h, 'recordFindings', findings);
     s = await until(h, (x) => x.step === 'corrective-patch');
     assert.equal(s.maintenance, false, 'out of maintenance for the hotfix smoke test');
     assert.equal(s.frozen, true);
     const base = { title: 'Fix deposit rounding', type: 'financial-logic', affectedModules: ['posting'], description: 'd', reason: 'r', financialImpact: true, complianceImpact: false, dataMigrationRequired: false, rollbackComplexity: 'low', proposer: 'alice', gitRef: 'r03-additive-migration', tests: 'written', targetEnvironments: ['production'] };
-    assert.match(await updateError(h.executeUpdate('proposeCorrectivePatch', { args: [{ by: 'alice', proposal: base }] })), /not eligible for the hotfix path|staging/);
-    assert.match(await updateError(h.executeUpdate('proposeCorrectivePatch', { args: [{ by: 'alice', proposal: { ...base, hotfixReason: 'customer asked' } }] })), /invalid|not a hotfix reason/);
+    assert.match(await updateError(act(h, 'proposeCorrectivePatch', { by: 'alice', proposal: base })), /not eligible for the hotfix path|staging/);
+    assert.match(await updateError(act(h, 'proposeCorrectivePatch', { by: 'alice', proposal: { ...base, hotfixReason: 'customer asked' } })), /invalid|not a hotfix reason/);
     const fixId = `${id}-FIX-A`;
-    await h.executeUpdate('proposeCorrectivePatch', { args: [{ by: 'alice', changeId: fixId, proposal: { ...base, hotfixReason: 'financial-miscalculation' } }] });
+    await act(h, 'proposeCorrectivePatch', { by: 'alice', changeId: fixId, proposal: { ...base, hotfixReason: 'financial-miscalculation' } });
     const child = env.client.workflow.getHandle(`change-${fixId}`);
     const cs = (await child.query('status')) as ChangeState;
     assert.equal(cs.hotfix, true);
     s = await until(h, (x) => x.step === 'unfreeze');
     assert.equal(s.patches[0]!.started, true);
-    await h.executeUpdate('closeIncident', { args: [{ by: 'ivan', summary: 'hotfix deployed' }] });
+    await act(h, 'closeIncident', { by: 'ivan', summary: 'hotfix deployed' });
     const done = (await h.result()) as IncidentState;
     assert.equal(done.step, 'closed');
     assert.equal(done.maintenance, false);
     // The hotfix child outlives the incident (ABANDON) and waits for its review.
     const after = (await child.query('status')) as ChangeState;
     assert.equal(after.phase, 'review');
-    await child.executeUpdate('withdraw', { args: [{ by: 'alice', reason: 'test over' }] });
+    await child.executeUpdate('withdraw', { args: [signAs('alice', 'withdraw', { subject: fixId, workflowId: `change-${fixId}`, commit: after.commit, proposalDigest: after.proposalDigest, policyDigest: after.policyDigest }, { reason: 'test over' })] });
   });
 });

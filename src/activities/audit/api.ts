@@ -18,6 +18,13 @@ export const AUDIT_EVENT_KINDS = [
   'incident-opened',
   'incident-step',
   'incident-closed',
+  'policy-loaded',
+  'policy-changed',
+  'commit-resolved',
+  'ref-moved',
+  'audit-checkpoint',
+  'restore-decided',
+  'manual-step-completed',
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
@@ -41,7 +48,18 @@ export interface AuditRow extends AuditEvent {
   hash: string;
 }
 
+export interface AuditCheckpointResult {
+  seq: number;
+  hash: string;
+  rows: number;
+  statement: string;
+  signature: string;
+  file: string;
+}
+
 export interface AuditActivities {
   appendAuditEvent(event: AuditEvent): Promise<{ seq: number; hash: string }>;
   listAuditEvents(input: { subject: string }): Promise<AuditRow[]>;
+  /** Signs the chain head with the worker's checkpoint key and stores it outside the database (null: empty log). */
+  signAuditCheckpoint(input: Record<string, never>): Promise<AuditCheckpointResult | null>;
 }

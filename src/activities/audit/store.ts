@@ -8,8 +8,10 @@ import { auditRefs, AuditNotConfiguredError, poolFor, roleOfUrl } from '../../au
 import { AuditConflictError, appendEvent, listEvents } from '../../audit/log';
 import { AuditMigrationError, migrateAuditStore, type MigrateResult } from '../../audit/migrate';
 import type { StewardConfig } from '../../config/schema';
+import { redactDeep } from '../../config/redact';
 import { SecretResolutionError } from '../../config/secrets';
 import { AUDIT_EVENT_KINDS, type AuditActivities, type AuditEvent } from './api';
+import { readChainHead, signCheckpoint, storeCheckpoint } from '../../audit/checkpoint';
 
 const eventSchema = z.strictObject({
   eventId: z.string().min(1).max(200),
@@ -90,8 +92,22 @@ export function createAuditActivities(deps: { config: StewardConfig }): AuditAct
         throw ApplicationFailure.nonRetryable(`audit event ${String(event?.eventId)} is not valid: ${issues}`, 'BadAuditEvent');
       }
       try {
-        const r = await appendEvent(await store.pool(), parsed.data as AuditEvent);
+        // Details may quote a host's error text: masked before the append-only table keeps it for ever.
+        const r = await appendEvent(await store.pool(), { ...(parsed.data as AuditEvent), details: redactDeep(parsed.data.details) });
         return { seq: r.seq, hash: r.hash };
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+    async signAuditCheckpoint() {
+      const cfg = deps.config.audit?.checkpoints;
+      if (!cfg) throw ApplicationFailure.nonRetryable('audit.checkpoints is not configured: give key, publicKey and dir', 'CheckpointsNotConfigured');
+      try {
+        const head = await readChainHead(await store.pool());
+        if (!head) return null;
+        const signed = signCheckpoint(cfg.key, { v: 1, kind: 'audit-checkpoint', seq: head.seq, hash: head.hash, rows: head.rows, at: new Date().toISOString() });
+        const file = storeCheckpoint(cfg.dir, signed);
+        return { ...head, ...signed, file };
       } catch (err) {
         throw toFailure(err);
       }

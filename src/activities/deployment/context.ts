@@ -1,6 +1,7 @@
 // What every deployment activity shares: the environment's config, the host a step runs on, SSH with heartbeats.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { redact } from '../../config/redact';
 import type { RemoteCommand } from '../../commands/shell';
 import { primaryHost, type EnvironmentConfig, type HostConfig, type StewardConfig } from '../../config/schema';
 import { environmentOf } from '../environment';
@@ -20,7 +21,7 @@ export interface HostRun {
 /** Heartbeats carry only progress text, never command output that could hold a secret. */
 export function heartbeat(detail: string): void {
   try {
-    Context.current().heartbeat(detail);
+    Context.current().heartbeat(redact(detail));
   } catch {
     // Not inside an activity (unit use): nothing to report to.
   }

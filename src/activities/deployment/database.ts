@@ -11,7 +11,11 @@ import {
   migrateTo,
   showMigrations,
   sqlMigrate,
+  tableSizes,
 } from '../../commands/python';
+import { parsePolicyConfig } from '../../domain/policy';
+import type { MigrationFacts, TableSize } from '../../domain/migration-facts';
+import { loadSqlParser, readMigrationSql } from './sql-facts';
 import { releasePaths } from '../../commands/release';
 import { cmd } from '../../commands/shell';
 import { hookCommand } from '../../commands/hooks';
@@ -38,7 +42,16 @@ export interface MigrationPlan {
   planned: PlannedMigration[];
   /** Per app, the latest applied migration before this deployment ('zero' when none). */
   stateBefore: Record<string, string>;
+  /** What PostgreSQL's parser found in each migration's forwards and backwards SQL (absent in plans made before it). */
+  facts?: MigrationFacts[];
+  /** Size and estimated rows of the existing relations the SQL touches, from the host (absent when not measured). */
+  tableSizes?: Record<string, TableSize>;
+  /** The protected tables of the worker's config (policy and environment), so the judgement needs no workflow input. */
+  protectedTables?: string[];
 }
+
+const IRREVERSIBLE_ERROR = /IrreversibleError|not reversible|NotImplementedError/;
+const RELATION_NAME = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 
 export type InvariantSnapshot = Record<string, Record<string, string | number>>;
 
@@ -127,21 +140,57 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       };
     },
 
-    /** The exact SQL each pending migration will run, from the new release's code. */
+    /**
+     * The exact SQL each pending migration will run, forwards and backwards, from the new release's code, read by
+     * PostgreSQL's own parser. A failing `sqlmigrate` stops the plan (an empty output is not "safe SQL"); the SQL is
+     * kept whole, whatever its size.
+     */
     async planMigrations(input: { environment: string; releaseId: string }): Promise<MigrationPlan> {
       const h = onHost(deps, input.environment);
       const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
+      await loadSqlParser();
       const stateBefore = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
       const pending = parseMigratePlan((await h.run(migratePlan(dir))).stdout);
       const planned: PlannedMigration[] = [];
+      const facts: MigrationFacts[] = [];
       for (const m of pending) {
-        const sql = (await h.run(sqlMigrate(dir, m.app, m.name), { allowFailure: true })).stdout;
+        const fwd = await h.run(sqlMigrate(dir, m.app, m.name), { allowFailure: true, whole: true });
+        if (fwd.exitCode !== 0) {
+          const tail = fwd.stderr.trim().split('\n').slice(-3).join(' / ');
+          throw ApplicationFailure.nonRetryable(`sqlmigrate ${m.app} ${m.name} exited with ${fwd.exitCode}: ${tail || 'no output'}; the plan stops (its SQL cannot be judged)`, 'SqlMigrateFailed');
+        }
         // Django marks IRREVERSIBLE only in a backwards plan; asking for the backwards SQL tells us for each one.
-        const back = await h.run(sqlMigrate(dir, m.app, m.name, true), { allowFailure: true });
-        const irreversible = m.irreversible || (back.exitCode !== 0 && /IrreversibleError|not reversible|NotImplementedError/.test(back.stderr));
-        planned.push({ ...m, irreversible, sql });
+        const back = await h.run(sqlMigrate(dir, m.app, m.name, true), { allowFailure: true, whole: true });
+        const noReverse = back.exitCode !== 0 && IRREVERSIBLE_ERROR.test(back.stderr);
+        if (back.exitCode !== 0 && !noReverse) {
+          const tail = back.stderr.trim().split('\n').slice(-3).join(' / ');
+          throw ApplicationFailure.nonRetryable(`sqlmigrate --backwards ${m.app} ${m.name} exited with ${back.exitCode}: ${tail || 'no output'}; the plan stops`, 'SqlMigrateFailed');
+        }
+        const irreversible = m.irreversible || noReverse;
+        planned.push({ ...m, irreversible, sql: fwd.stdout });
+        facts.push({
+          app: m.app,
+          name: m.name,
+          irreversible,
+          forwards: readMigrationSql(fwd.stdout),
+          ...(noReverse ? {} : { backwards: readMigrationSql(back.stdout) }),
+        });
       }
-      return { planned, stateBefore };
+      const plan: MigrationPlan = { planned, stateBefore, facts, protectedTables: protectedTablesOf(deps, h.env.database.protectedTables) };
+      const relations = [...new Set(facts.flatMap((f) => f.forwards.statements.flatMap((s) => [...s.writes, ...s.ops.map((o) => o.relation ?? '')])))].filter((r) => RELATION_NAME.test(r));
+      if (relations.length > 0) {
+        // Best effort: when the sizes cannot be read, every lock or rewrite is judged as on a large table.
+        const r = await h.run(tableSizes(dir), { allowFailure: true, stdin: JSON.stringify(relations.slice(0, 500)) });
+        const line = r.exitCode === 0 ? r.stdout.split('\n').find((l) => l.startsWith('STEWARD-SIZES ')) : undefined;
+        if (line) {
+          try {
+            plan.tableSizes = JSON.parse(line.slice('STEWARD-SIZES '.length)) as Record<string, TableSize>;
+          } catch {
+            // not measured
+          }
+        }
+      }
+      return plan;
     },
 
     async runMigrations(input: { environment: string; releaseId: string }): Promise<{ applied: Record<string, string>; durationMs: number }> {
@@ -224,4 +273,15 @@ export function createRestoreActivities(deps: DeploymentDeps) {
       return { preRestoreBackup, durationMs: Date.now() - started };
     },
   };
+}
+
+/** Protected tables from the worker's config: the policy's (with its defaults) and the environment's own list. */
+export function protectedTablesOf(deps: DeploymentDeps, envTables: readonly string[] = []): string[] {
+  let fromPolicy: string[];
+  try {
+    fromPolicy = parsePolicyConfig(deps.config.policy ?? {}).protectedTables;
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`the policy in the worker's config is invalid: ${(err as Error).message}`, 'BadPolicy');
+  }
+  return [...new Set([...fromPolicy, ...envTables.map((t) => t.toLowerCase())])];
 }

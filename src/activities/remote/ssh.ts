@@ -2,6 +2,7 @@
 // Connections are pooled per host; commands are shell text produced by src/commands/shell.ts only.
 import { Client, type ConnectConfig } from 'ssh2';
 import type { HostConfig } from '../../config/schema';
+import { redact } from '../../config/redact';
 import { resolveSecret } from '../../config/secrets';
 import { quoteArg, toShell, type RemoteCommand } from '../../commands/shell';
 
@@ -35,6 +36,8 @@ export interface ExecOptions {
   onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Kept output is truncated to this many characters per stream (the head and the tail). */
   keepChars?: number;
+  /** Keep all output (e.g. SQL that must be judged whole); more than MAX_WHOLE_CHARS fails the command instead of cutting it. */
+  whole?: boolean;
   timeoutMs?: number;
   /** Non-zero exits are returned, not thrown. */
   allowFailure?: boolean;
@@ -42,6 +45,7 @@ export interface ExecOptions {
 }
 
 const DEFAULT_KEEP = 64 * 1024;
+export const MAX_WHOLE_CHARS = 64 * 1024 * 1024;
 
 function keep(text: string, limit: number): string {
   if (text.length <= limit) return text;
@@ -117,7 +121,7 @@ export class SshPool {
     const shell = toShell(command);
     const started = Date.now();
     const client = await this.connect(host);
-    const limit = opts.keepChars ?? DEFAULT_KEEP;
+    const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
     return new Promise<ExecResult>((resolve, reject) => {
       // bash for pipefail; -e is the command's business.
       client.exec(`bash -c ${quoteArg(shell)}`, (err, stream) => {
@@ -129,33 +133,44 @@ export class SshPool {
         }
         let stdout = '';
         let stderr = '';
+        let overflowed = false;
         let timer: NodeJS.Timeout | undefined;
         if (opts.timeoutMs) {
           timer = setTimeout(() => {
             stream.close();
-            reject(new RemoteCommandError(`command on ${host.name} timed out after ${opts.timeoutMs} ms`, null, keep(stdout, limit), keep(stderr, limit)));
+            reject(new RemoteCommandError(`command on ${host.name} timed out after ${opts.timeoutMs} ms`, null, redact(keep(stdout, limit)), redact(keep(stderr, limit))));
           }, opts.timeoutMs);
         }
         stream.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
+          if (overflowed) return;
           stdout += text;
+          if (opts.whole && stdout.length > MAX_WHOLE_CHARS) {
+            overflowed = true;
+            stdout = '';
+            stream.close();
+            reject(new RemoteCommandError(`command on ${host.name} printed more than ${MAX_WHOLE_CHARS} characters, which must be kept whole`, null, '', ''));
+            return;
+          }
           if (stdout.length > limit * 4) stdout = keep(stdout, limit * 2);
-          opts.onOutput?.('stdout', text);
+          opts.onOutput?.('stdout', redact(text));
         });
         stream.stderr.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
           stderr += text;
           if (stderr.length > limit * 4) stderr = keep(stderr, limit * 2);
-          opts.onOutput?.('stderr', text);
+          opts.onOutput?.('stderr', redact(text));
         });
         stream.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
-          const result = { exitCode: code ?? -1, stdout: keep(stdout, limit), stderr: keep(stderr, limit), durationMs: Date.now() - started };
+          // stderr is diagnostics and leaves the host as it is: redacted here; stdout is data the activity parses, redacted
+          // where it leaves (the error below, the activity's result by the worker's redaction interceptor).
+          const result = { exitCode: code ?? -1, stdout: keep(stdout, limit), stderr: redact(keep(stderr, limit)), durationMs: Date.now() - started };
           if (code === 0 || opts.allowFailure) resolve(result);
           else {
             const why = code === null || code === undefined ? `was cut off${signal ? ` by ${signal}` : ''}` : `exited with ${code}`;
             const tail = (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n');
-            reject(new RemoteCommandError(`command on ${host.name} ${why}${tail ? `: ${tail}` : ''}`, code ?? null, result.stdout, result.stderr));
+            reject(new RemoteCommandError(redact(`command on ${host.name} ${why}${tail ? `: ${tail}` : ''}`), code ?? null, redact(result.stdout), result.stderr));
           }
         });
         if (opts.stdin !== undefined) stream.end(opts.stdin);
