@@ -123,9 +123,11 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   const iso = (ms = Date.now()) => new Date(ms).toISOString();
   // An incident's corrective patch is signed for the incident; the parent (set by the server, not by a caller)
   // says which workflow the opening statement must name.
-  const opener = info.parent ? { subject: info.parent.workflowId.replace(/^incident-/, ''), workflowId: info.parent.workflowId } : { subject: input.changeId, workflowId: info.workflowId };
+  // (Only an incident parent counts: a replay may report an empty parent.)
+  const byIncident = info.parent?.workflowId?.startsWith('incident-') === true;
+  const opener = byIncident ? { subject: info.parent!.workflowId.replace(/^incident-/, ''), workflowId: info.parent!.workflowId } : { subject: input.changeId, workflowId: info.workflowId };
   const trust = createTrust(input.changeId, info.workflowId);
-  const openerTrust = info.parent ? createTrust(opener.subject, opener.workflowId) : trust;
+  const openerTrust = byIncident ? createTrust(opener.subject, opener.workflowId) : trust;
   let policy: PolicyConfig = undefined as unknown as PolicyConfig; // set by the first load, before any message counts
   const { risk, reasons } = classifyRisk(proposal);
   const hotfix = proposal.hotfixReason !== undefined;
@@ -386,7 +388,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   /** The policy at a gate: the worker's policy now, and the stricter of it and the one at start applies. */
   async function loadPolicy(gate: string): Promise<void> {
     const changedDigest = await trust.load(gate);
-    if (info.parent && openerTrust !== trust && !openerTrust.policy) await openerTrust.load(gate);
+    if (byIncident && openerTrust !== trust && !openerTrust.policy) await openerTrust.load(gate);
     policy = trust.policy!;
     state.policyDigestAtStart ??= trust.startDigest;
     state.policyDigest = trust.digest;

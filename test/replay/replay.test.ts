@@ -14,8 +14,11 @@ describe('replay of saved changeLifecycle histories', () => {
   it('has at least one history', () => assert.ok(files.length > 0));
   for (const f of files) {
     it(`replays ${f}`, async () => {
-      const history = temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
-      await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/fake-workflows') }, history, `replay-${f}`);
+      const raw = JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
+      const history = temporal.api.history.v1.History.fromObject(raw);
+      // The workflow id as recorded: signed statements name their workflow, so a replay under another id diverges.
+      const workflowId = raw.events[0].workflowExecutionStartedEventAttributes.workflowId ?? `replay-${f}`;
+      await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/fake-workflows') }, history, workflowId);
     });
   }
 });
