@@ -248,6 +248,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   const expectFor = (action: SignedActionName) => ({ actions: [action], commit: state.commit ?? null, proposalDigest: state.proposalDigest });
   type Verified = { v: VerifiedStatement; x: Record<string, unknown> & { by: string } };
   function verified(action: SignedActionName, payload: unknown): Verified | Problem {
+    if (!state.commit && action !== 'withdraw' && action !== 'reject') return { code: 'not-ready', reason: 'the change is still resolving its ref to a commit; try again in a moment' };
     const v = trust.verify(payload, expectFor(action));
     if (!('ok' in v)) return v;
     if (!v.ok) return { code: v.code, reason: v.reason };
@@ -493,17 +494,19 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       await transition('rejected', 'steward');
       return finish('rejected');
     }
+    await pinCommit(await resolveRef('review'));
     await transition('review', 'steward', { hotfixEligible: true });
   } else {
     // The proposal was parsed and classified by the domain (parseProposal, classifyRisk): accepted for planning.
     await transition('planning', 'steward', { proposalAccepted: true });
     await transition('implementation', 'steward'); // the plan = the classification above
-    await transition('review', proposal.implementer); // the implementation = proposal.gitRef
+    // The ref is resolved to the commit everyone signs for before review starts.
+    await pinCommit(await resolveRef('review'));
+    await transition('review', proposal.implementer); // the implementation = proposal.gitRef, at state.commit
   }
 
-  // Review: the ref is resolved to the commit everyone signs for; while in review, a moved ref re-pins the change
-  // and the reviews given for the old commit stop counting (they are bound to it).
-  await pinCommit(await resolveRef('review'));
+  // Review: while in review, a moved ref re-pins the change and the reviews given for the old commit stop counting
+  // (they are bound to it).
   for (;;) {
     waiting('reviews');
     await condition(() => decided() || quorumMet(approval, policy, Date.now(), 'reviews').met);
