@@ -14,8 +14,8 @@ const config = {
   policy: { protectedTables: ['fin_fee'] },
   environments: {
     staging: {
-      hosts: [{ name: 'h', address: '127.0.0.1', port: 22, user: 'deploy', hostKey: 'ssh-ed25519 AAAA', privateKey: { env: 'X' } }],
-      app: { repo: 'x', deployRoot: '/srv/app', python: 'python3', settingsModule: 'bankapp.settings', baseUrl: 'http://127.0.0.1:1', releasesToKeep: 5, smokeChecks: [], stagingChecks: [] },
+      hosts: [{ name: 'h', roles: ['web', 'primary'], address: '127.0.0.1', port: 22, user: 'deploy', hostKey: 'ssh-ed25519 AAAA', privateKey: { env: 'X' } }],
+      app: { repo: 'x', deployRoot: '/srv/app', python: 'python3', settingsModule: 'bankapp.settings', managePy: 'manage.py', baseUrl: 'http://127.0.0.1:1', releasesToKeep: 5, smokeChecks: [], stagingChecks: [] },
       database: { name: 'bank', url: { env: 'Y' }, backupDir: '/srv/backups', protectedTables: ['ledger_extra'] },
     },
   },
