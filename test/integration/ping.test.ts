@@ -7,7 +7,7 @@ import type { PingResult } from '../../src/workflows/ping';
 import { devConfig, withWorkerAndClient } from '../helpers/stack';
 
 describe('ping through Temporal and sshd (real stack)', () => {
-  it('runs a command on both hosts through a workflow', async () => {
+  it('runs a command on every host through a workflow', async () => {
     const config = devConfig('ping');
     await withWorkerAndClient(config, async (client) => {
       const result = (await client.workflow.execute('ping', {
@@ -15,7 +15,10 @@ describe('ping through Temporal and sshd (real stack)', () => {
         workflowId: `ping-test-${Date.now()}`,
         args: [{ environments: ['staging', 'production'] }],
       })) as PingResult;
-      assert.deepEqual(result.hosts.map((h) => h.environment), ['staging', 'production']);
+      // Every host of each environment: staging has one, production is a fleet of two on the local stack.
+      const expected = ['staging', 'production'].flatMap((e) => config.environments[e]!.hosts.map(() => e));
+      assert.deepEqual(result.hosts.map((h) => h.environment), expected);
+      assert.ok(expected.filter((e) => e === 'production').length >= 2, 'the local production is a fleet');
       for (const h of result.hosts) {
         assert.ok(h.nodeName.length > 0);
         assert.equal(h.deployRootOk, true, `${h.environment} deploy root`);

@@ -22,7 +22,7 @@ import { migrateTo } from '../../src/commands/python';
 import { releasePaths } from '../../src/commands/release';
 import { cmd } from '../../src/commands/shell';
 import { loadConfig } from '../../src/config/load';
-import type { StewardConfig } from '../../src/config/schema';
+import { primaryHost, type StewardConfig } from '../../src/config/schema';
 import { resolveSecret } from '../../src/config/secrets';
 import { devLayout, devPorts } from '../../src/dev/paths';
 import { isAlive, readPid } from '../../src/dev/processes';
@@ -210,7 +210,7 @@ export class Host {
     return this.config.environments[ENV]!;
   }
   async sh(argv: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    return this.pool.exec(this.env.hosts[0]!, cmd(argv), { allowFailure: true, timeoutMs: 120_000 });
+    return this.pool.exec(primaryHost(this.env), cmd(argv), { allowFailure: true, timeoutMs: 120_000 });
   }
   close(): void {
     this.pool.close();
@@ -355,10 +355,18 @@ export function requirementsHash(tag: string): string {
   return createHash('sha256').update(text.stdout).digest('hex');
 }
 
-async function prepareFixed(host: Host, releaseId: string, gitRef: string, statics: boolean): Promise<void> {
-  const p = await host.acts.prepareRelease({ environment: ENV, releaseId, gitRef });
-  await host.acts.prepareVirtualenv({ environment: ENV, releaseId, requirementsHash: p.requirementsHash });
-  if (statics) await host.acts.collectStatic({ environment: ENV, releaseId });
+/** A step of the deployment by its name; on a fleet the per-host steps are named "<step> on <host>". */
+export const isStep = (name: string, step: string) => name === step || name.startsWith(`${step} on `);
+
+/** Every host of the environment (production is a fleet of two on the local stack). */
+const hostNames = (host: Host) => host.env.hosts.map((h) => h.name);
+
+async function prepareFixed(host: Host, releaseId: string, gitRef: string, statics: boolean, only?: string): Promise<void> {
+  for (const name of only ? [only] : hostNames(host)) {
+    const p = await host.acts.prepareRelease({ environment: ENV, host: name, releaseId, gitRef });
+    await host.acts.prepareVirtualenv({ environment: ENV, host: name, releaseId, requirementsHash: p.requirementsHash });
+    if (statics) await host.acts.collectStatic({ environment: ENV, host: name, releaseId });
+  }
 }
 
 /**
@@ -368,13 +376,15 @@ async function prepareFixed(host: Host, releaseId: string, gitRef: string, stati
 export async function resetBaseline(host: Host, config: StewardConfig, opts: { dropVenvOf?: string } = {}): Promise<void> {
   const t0 = Date.now();
   await prepareFixed(host, BASELINE_RELEASE, 'r02-cosmetic', true);
-  await host.acts.switchRelease({ environment: ENV, releaseId: BASELINE_RELEASE });
-  await host.acts.restartApp({ environment: ENV, releaseId: BASELINE_RELEASE });
+  for (const name of hostNames(host)) {
+    await host.acts.switchRelease({ environment: ENV, host: name, releaseId: BASELINE_RELEASE });
+    await host.acts.restartApp({ environment: ENV, host: name, releaseId: BASELINE_RELEASE });
+  }
   const applied = (await bankingMigrations(config)).map((r) => r.name);
   if (applied.some((n) => n > STATE_ZERO_3)) {
-    await prepareFixed(host, MIGRATOR_RELEASE, 'r03-additive-migration', false);
+    await prepareFixed(host, MIGRATOR_RELEASE, 'r03-additive-migration', false, primaryHost(host.env).name);
     const dir = releasePaths(host.env.app.deployRoot, MIGRATOR_RELEASE).release;
-    await host.pool.exec(host.env.hosts[0]!, migrateTo(dir, 'banking', STATE_ZERO_3), { timeoutMs: 120_000 });
+    await host.pool.exec(primaryHost(host.env), migrateTo(dir, 'banking', STATE_ZERO_3), { timeoutMs: 120_000 });
   }
   // A run interrupted half-way may have left posting frozen.
   const cur = `${host.env.app.deployRoot}/current`;

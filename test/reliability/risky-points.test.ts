@@ -42,8 +42,7 @@ import {
   WorkerProcess,
   writeConfigCopy,
   type Expectation,
-  type FaultRecord,
-} from './harness';
+  type FaultRecord, isStep } from './harness';
 
 const ONLY = process.env.STEWARD_REL_ONLY;
 const maybe = (name: string) => (!ONLY || name.includes(ONLY) ? it : it.skip);
@@ -164,7 +163,7 @@ describe('riskiest points of a deployment', () => {
       await startSshHost(ensureSshd(log), layout(), 'production', ports().sshProduction, log);
       log(`sshd-production back (pid ${pidOf('sshd-production')})`);
       const record = await resultOf(handle);
-      const retried = record.steps.find((s) => s.name === 'run migrations');
+      const retried = record.steps.find((s) => isStep(s.name, 'run migrations'));
       const extra = ['deployed', 'rolled-back'].includes(record.status) ? [] : [`ended ${record.status}: ${record.reason}; ${stepsText(record)}`];
       return {
         where: `run migrations running; ${sessions.length} ssh session(s) cut, sshd down 4 s`,
@@ -194,9 +193,9 @@ describe('riskiest points of a deployment', () => {
     const extra: string[] = [];
     if (record.status !== 'rolled-back') extra.push(`ended ${record.status}, expected rolled-back (nothing served was changed)`);
     if (!why.test(record.reason ?? '')) extra.push(`reason does not say why: ${record.reason}`);
-    if (record.steps.some((s) => s.name === 'run migrations')) extra.push('a migration step ran without a verified backup');
-    if (record.steps.some((s) => s.name === 'switch current')) extra.push('current was switched');
-    if (record.steps.find((s) => s.name === 'back up the database')?.outcome !== 'failed') extra.push('the backup step did not fail');
+    if (record.steps.some((s) => isStep(s.name, 'run migrations'))) extra.push('a migration step ran without a verified backup');
+    if (record.steps.some((s) => isStep(s.name, 'switch current'))) extra.push('current was switched');
+    if (record.steps.find((s) => isStep(s.name, 'back up the database'))?.outcome !== 'failed') extra.push('the backup step did not fail');
     return extra;
   };
 

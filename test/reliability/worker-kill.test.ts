@@ -25,8 +25,7 @@ import {
   stepsText,
   timeline,
   WorkerProcess,
-  writeConfigCopy,
-} from './harness';
+  writeConfigCopy, isStep } from './harness';
 
 interface KillPoint {
   step: string;
@@ -83,7 +82,7 @@ describe('kill -9 the worker at each step of deployment', () => {
       let seen: string;
       try {
         seen = await pollStatus(handle, (r) => {
-          const s = r.steps.find((x) => x.name === point.step);
+          const s = r.steps.find((x) => isStep(x.name, point.step));
           if (!s) return undefined;
           if (point.when === 'during' && s.outcome === 'running') return 'running';
           if (s.outcome === 'ok') return 'ok';
@@ -98,7 +97,7 @@ describe('kill -9 the worker at each step of deployment', () => {
       if (seen === 'running' && point.delayMs) await sleep(point.delayMs);
       const stateAtKill = (await handle.query('status').catch(() => undefined)) as { steps: { name: string; outcome: string }[] } | undefined;
       const pid = await worker.kill9();
-      const at = stateAtKill?.steps.find((s) => s.name === point.step)?.outcome ?? seen;
+      const at = stateAtKill?.steps.find((s) => isStep(s.name, point.step))?.outcome ?? seen;
       log(`killed worker pid ${pid} with "${point.step}" ${at}`);
       worker.start();
       let outcome = '';
