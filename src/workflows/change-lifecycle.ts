@@ -613,6 +613,8 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   }
   await writeReport();
   if (hotfix) {
+    // Say what the change waits for before the phase shows (the transition's audit append is awaited in between).
+    state.waitingFor = `the full review of this hotfix (due within ${policy.hotfixFullReviewDays} days)`;
     await transition('full-review', 'steward', { reportSubmitted: true });
     waiting(`the full review of this hotfix (due within ${policy.hotfixFullReviewDays} days)`);
     if (patched('hotfix-full-review-reminders')) {

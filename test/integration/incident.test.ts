@@ -186,7 +186,8 @@ describe('incident response on production (real stack)', () => {
       await ch.executeUpdate('submitPostDeploymentReview', {
         args: [await signForChange(ch, 'alice', 'submitPostDeploymentReview', { issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: true })],
       });
-      cs = await waitFor('the full review', () => ch.query('status') as Promise<ChangeState>, (x) => x.phase === 'full-review');
+      // The phase shows as soon as it changes; the due date a moment later (after the transition's audit append).
+      cs = await waitFor('the full review', () => ch.query('status') as Promise<ChangeState>, (x) => x.phase === 'full-review' && /due \d{4}-/.test(x.waitingFor));
       assert.match(cs.waitingFor, /full review of this hotfix, due/);
 
       // 7. Unfreeze on close, only now.
