@@ -1,0 +1,4 @@
+export interface RuleActivities {
+  announce(approvers: string[]): Promise<void>;
+  recheckWindow(): Promise<void>;
+}
