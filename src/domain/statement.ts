@@ -188,7 +188,7 @@ export function verifySignedAction(
     return refuse('bad-signature', err instanceof SshSigError ? err.message : 'the signature cannot be read');
   }
   if (sig.namespace !== ACTION_NAMESPACE) return refuse('bad-signature', `the signature is for namespace "${sig.namespace}", not Steward's "${ACTION_NAMESPACE}"`);
-  if (!verifySshSignature(sig, payload.statement, ACTION_NAMESPACE)) return refuse('bad-signature', 'the signature does not match the statement (tampered, or signed over other text)');
+  // Every cheap check comes before the signature arithmetic (last): a flood of forgeries costs the workflow little.
   const owner = ownerOfKey(policy, sig.publicKey);
   if (!owner) return refuse('unknown-key', `the signing key (${sig.keyType}) belongs to nobody in the worker's policy; enrol it under policy.people[].keys`);
   if (owner !== parsed.signer) return refuse('signer-mismatch', `the statement claims signer "${parsed.signer}" but the key is ${owner}'s`);
@@ -208,6 +208,7 @@ export function verifySignedAction(
   if (expect.nowMs - at > expect.maxAgeMs) return refuse('stale', `the statement was issued at ${parsed.issuedAt}, more than ${Math.round(expect.maxAgeMs / 60_000)} minutes ago; sign again`);
   if (at - expect.nowMs > (expect.maxFutureMs ?? 120_000)) return refuse('stale', `the statement is issued in the future (${parsed.issuedAt}); check the signer's clock`);
   if (expect.nonceUsed(parsed.nonce)) return refuse('replay', 'this statement was already used (its nonce is spent): a signed action counts once');
+  if (!verifySshSignature(sig, payload.statement, ACTION_NAMESPACE)) return refuse('bad-signature', 'the signature does not match the statement (tampered, or signed over other text)');
   return { ok: true, statement: parsed, signer: owner, key: sig.publicKey };
 }
 

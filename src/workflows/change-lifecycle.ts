@@ -48,7 +48,7 @@ import { deploymentWindow as deploymentWindowImpl } from '../domain/windows';
 import { ProposalError } from '../domain/errors';
 import type { PolicyActivities } from '../contracts/policy';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from './deployment';
-import { claimedSigner, createTrust, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
+import { claimedSigner, createTrust, FLOOD_REFUSAL, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
 import {
   approveSignal,
   approveUpdate,
@@ -233,7 +233,8 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     const claimed = claimedSigner(payload);
     state.rejectedAttemptCount++;
     keepRejected(state.rejectedAttempts, { message, code: p.code, reason: p.reason, at: iso(), ...(claimed ? { by: `${claimed} (unverified)` } : {}) });
-    refresh();
+    // In a flood the details are redrawn every 100th attempt, not at each (the work of one task stays small).
+    if (p !== FLOOD_REFUSAL || state.rejectedAttemptCount % 100 === 0) refresh();
     if (state.rejectedAttemptCount <= MAX_AUDITED_REJECTED) {
       await record('rejected-attempt', 'unknown', { message, code: p.code, reason: p.reason, claimedSigner: claimed ?? null, count: state.rejectedAttemptCount });
     }
@@ -266,6 +267,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       apply,
       result: () => state,
       rejected: (p, payload) => rejected(name, p, payload),
+      refusedSignals: () => state.rejectedAttemptCount,
     });
   }
   const signedBy = (payload: SignedAction) => ({ statement: payload.statement, signature: payload.signature });

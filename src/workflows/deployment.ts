@@ -316,6 +316,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       },
       result: () => record,
       rejected: (p) => reject(action, p.reason),
+      refusedSignals: () => record.rejectedAttemptCount ?? 0,
     });
   }
   setHandler(deploymentStatusQuery, () => record);

@@ -29,7 +29,7 @@ import { classifyRisk } from '../domain/classification';
 import { parseProposal, proposalDigest } from '../domain/proposal';
 import { digestOf } from '../domain/canonical';
 import type { SignedAction, SignedActionName, VerifiedStatement } from '../domain/statement';
-import { createTrust, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
+import { createTrust, FLOOD_REFUSAL, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
 import type { DeploymentRecord } from './deployment';
 import {
   INCIDENT_STEPS,
@@ -193,9 +193,10 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
       rejected: async (r) => {
         rejectedCount++;
         keepRejected(state.rejectedAttempts, { message: name, code: r.code, reason: r.reason, at: iso() });
-        refresh();
+        if (r !== FLOOD_REFUSAL || rejectedCount % 100 === 0) refresh();
         if (rejectedCount <= 100) await record('rejected-attempt', 'unknown', { message: name, code: r.code, reason: r.reason, count: rejectedCount });
       },
+      refusedSignals: () => rejectedCount,
     });
   }
   setHandler(incidentStatusQuery, () => state);

@@ -2,7 +2,7 @@
 // start and again at every gate; the stricter of then and now applies), and every human action is a signed
 // statement verified here, deterministically, before it counts. Shared by changeLifecycle, deployment and
 // incidentResponse. No I/O: the policy activity is imported as a type.
-import { ApplicationFailure, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { LoadedPolicy, PolicyActivities } from '../contracts/policy';
 import { stricterPolicy, type PolicyConfig } from '../domain/policy';
@@ -129,6 +129,19 @@ export function createTrust(subject: string, workflowId: string, restore?: { non
 /** How many refused Signals a workflow keeps in its state (the rest are only counted), so no caller can grow it. */
 export const MAX_KEPT_REJECTED = 20;
 
+/**
+ * After this many refused Signals a workflow stops verifying Signals (they are only counted): verifying thousands of
+ * forged statements in one workflow task would exceed the SDK's 5-second task deadline and jam the run. Signed
+ * actions still work as Updates (the steward CLI sends Updates), whose validators refuse before anything is recorded.
+ */
+export const FLOOD_THRESHOLD = 200;
+export const FLOOD_REFUSAL: TrustProblem = {
+  code: 'flood',
+  reason: `more than ${FLOOD_THRESHOLD} refused attempts: Signals to this workflow are counted and no longer verified; send the action as an Update (the steward CLI does)`,
+};
+/** Whether a workflow with `refused` refused Signals is flooded (behind patched(): runs recorded before replay as they ran). */
+export const flooded = (refused: number) => refused >= FLOOD_THRESHOLD && patched('signal-flood-guard');
+
 /** What a message's judge returns: the decision with its verified statement, or why it is refused. */
 export type Judged<T> = { x: T; v: VerifiedStatement } | TrustProblem;
 
@@ -145,6 +158,8 @@ export interface SignedMessage<S, T> {
   result(): S;
   /** Records a refused Signal (bounded by the workflow); an Update is refused by its validator instead. */
   rejected(p: TrustProblem, payload: unknown): Promise<void> | void;
+  /** How many Signals this workflow has refused so far (see FLOOD_THRESHOLD). */
+  refusedSignals(): number;
 }
 
 /**
@@ -174,6 +189,7 @@ export function setSignedHandlers<S, T>(trust: Trust, m: SignedMessage<S, T>): v
   );
   setHandler(m.signal, async (payload: SignedAction) => {
     try {
+      if (flooded(m.refusedSignals())) return await m.rejected(FLOOD_REFUSAL, payload);
       const r = m.judge(payload);
       if ('v' in r) await accept(r, payload);
       else await m.rejected(r, payload);
