@@ -1,5 +1,6 @@
 // Release directories on a host: <deployRoot>/releases/<id>, a shared/ dir, venvs/ keyed by the
 // requirements' hash, a git mirror, and the `current` symlink that is switched atomically.
+import { credentialOptions, withRepoToken, type RepoAccess } from './repo-access';
 import { cmd, type RemoteCommand } from './shell';
 
 export const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -32,13 +33,27 @@ export function releasePaths(deployRoot: string, releaseId: string): ReleasePath
   };
 }
 
-/** A bare mirror of the origin on the host: cloned once, fetched on every deployment. */
-export function ensureMirror(p: ReleasePaths, repo: string): RemoteCommand {
-  return cmd(['sh', '-c', 'test -d "$1" || git clone --quiet --mirror -- "$2" "$1"', 'ensure-mirror', p.mirror, repo]);
+/**
+ * A bare mirror of the origin on the host: cloned once, fetched on every deployment. With repo access the token comes
+ * over stdin (src/commands/repo-access.ts); the clone's own config keeps only the plain URL.
+ */
+export function ensureMirror(p: ReleasePaths, repo: string, access?: RepoAccess): RemoteCommand {
+  if (!access) return cmd(['sh', '-c', 'test -d "$1" || git clone --quiet --mirror -- "$2" "$1"', 'ensure-mirror', p.mirror, repo]);
+  return withRepoToken(
+    cmd(['sh', '-c', 'test -d "$1" && exit 0; shift; exec "$@"', 'ensure-mirror', p.mirror, 'git', ...credentialOptions(access), 'clone', '--quiet', '--mirror', '--', repo, p.mirror]),
+    access,
+  );
 }
 
-export function fetchMirror(p: ReleasePaths): RemoteCommand {
-  return cmd(['git', '--git-dir', p.mirror, 'fetch', '--quiet', '--prune', 'origin', '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
+/**
+ * Fetches every branch and tag from the configured URL itself (the mirror's own remote may be an older URL); with
+ * repo access the token comes over stdin.
+ */
+export function fetchMirror(p: ReleasePaths, repo: string, access?: RepoAccess): RemoteCommand {
+  return withRepoToken(
+    cmd(['git', '--git-dir', p.mirror, ...credentialOptions(access), 'fetch', '--quiet', '--prune', '--', repo, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']),
+    access,
+  );
 }
 
 /** Resolves a ref to a commit; `--end-of-options` keeps a ref from ever being read as an option. */
