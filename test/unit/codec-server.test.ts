@@ -71,7 +71,7 @@ describe('codec server access check (real HTTP)', () => {
 
   it('refuses a missing, unknown, truncated or extended token (401) and reports nothing', async () => {
     calls.length = 0;
-    for (const headers of [{}, { authorization: `Bearer ${randomBytes(24).toString('hex')}` }, { authorization: `Bearer ${CAROL.slice(0, -1)}` }, { authorization: `Bearer ${CAROL}x` }, { authorization: CAROL }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${randomBytes(24).toString('hex')}` }, { authorization: `Bearer ${CAROL.slice(0, -1)}` }, { authorization: `Bearer ${CAROL}x` }, { authorization: CAROL }]) {
       const r = await decode('/decode', { origin: UI, ...headers });
       assert.equal(r.status, 401, JSON.stringify(headers));
     }
