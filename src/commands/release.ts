@@ -61,19 +61,28 @@ export function resolveCommit(p: ReleasePaths, ref: string): RemoteCommand {
   return cmd(['git', '--git-dir', p.mirror, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
 }
 
-/** Extracts the commit into a partial dir, then renames it into place: a release dir is whole or absent. */
+/**
+ * Extracts the commit into a partial dir, then renames it into place: a release dir is whole or absent. Under an
+ * exclusive flock on `<deploy root>/.release-<id>.lock`: a killed worker's extraction keeps running on the host (its
+ * SSH session is gone, its processes are not), and a retry from another worker must wait for it rather than delete
+ * the partial dir under it; after the wait a whole release of this commit is found and kept. The lock sits in the
+ * deploy root, not in releases/ (which holds release dirs and their partial dirs only).
+ */
 export function extractRelease(p: ReleasePaths, commit: string): RemoteCommand {
   if (!COMMIT.test(commit)) throw new Error(`commit ${JSON.stringify(commit)} is not a full sha`);
-  return {
-    kind: 'and',
-    commands: [
-      cmd(['rm', '-rf', '--', p.staging]),
-      cmd(['mkdir', '-p', '--', p.staging]),
-      { kind: 'pipe', commands: [cmd(['git', '--git-dir', p.mirror, 'archive', '--format=tar', commit]), cmd(['tar', '-x', '-C', p.staging])] },
-      { kind: 'redirect', command: cmd(['echo', commit]), stdoutTo: `${p.staging}/.steward-release` },
-      cmd(['mv', '-T', '--', p.staging, p.release]),
-    ],
-  };
+  return cmd([
+    'flock',
+    `${p.deployRoot}/.release-${p.release.slice(p.releases.length + 1)}.lock`,
+    'bash',
+    '-c',
+    'set -eo pipefail; if [ -f "$3/.steward-release" ] && [ "$(cat -- "$3/.steward-release")" = "$4" ]; then exit 0; fi; ' +
+      'rm -rf -- "$2"; mkdir -p -- "$2"; git --git-dir "$1" archive --format=tar "$4" | tar -x -C "$2"; echo "$4" > "$2/.steward-release"; mv -T -- "$2" "$3"',
+    'extract-release',
+    p.mirror,
+    p.staging,
+    p.release,
+    commit,
+  ]);
 }
 
 export function readMarker(p: ReleasePaths): RemoteCommand {
