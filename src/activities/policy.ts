@@ -10,7 +10,7 @@ import { gitRefProblem } from '../domain/gitref';
 import type { StewardConfig } from '../config/schema';
 import type { LoadedPolicy, PolicyActivities } from '../contracts/policy';
 import type { AuditActivities } from './audit/api';
-import { onHost, type DeploymentDeps } from './deployment/context';
+import { onHost, repoAccessOf, type DeploymentDeps } from './deployment/context';
 
 export interface PolicyDeps extends DeploymentDeps {
   /** Returns the worker's current config (re-read from its file when the worker knows the path). */
@@ -84,8 +84,9 @@ export function createPolicyActivities(deps: PolicyDeps): PolicyActivities {
       if (problem) throw ApplicationFailure.nonRetryable(`git ref ${JSON.stringify(input.gitRef)}: ${problem}`, 'BadGitRef');
       const h = onHost(deps, input.environment);
       const p = releasePaths(h.env.app.deployRoot, 'resolve');
-      await h.run(ensureMirror(p, h.env.app.repo));
-      await h.run(fetchMirror(p));
+      const repo = repoAccessOf(h.env);
+      await h.run(ensureMirror(p, h.env.app.repo, repo.access), { stdin: repo.stdin });
+      await h.run(fetchMirror(p, h.env.app.repo, repo.access), { stdin: repo.stdin });
       const r = await h.run(resolveCommitCommand(p, input.gitRef), { allowFailure: true });
       const commit = r.stdout.trim();
       if (r.exitCode !== 0 || !/^[0-9a-f]{40}$/.test(commit)) {

@@ -4,7 +4,7 @@
 import type { Pool } from 'pg';
 import { ChainVerifier, type Anchor, type ChainReport, type ChainRow } from './chain';
 import { fromDb, ROW_COLUMNS } from './log';
-import { verifyRowSignatures, type SignatureReport } from './signatures';
+import { SignatureVerifier, type SignatureReport } from './signatures';
 
 const BATCH = 1000;
 
@@ -34,9 +34,12 @@ export async function verifyAuditChain(pool: Pool, opts: { anchors?: Anchor[]; o
   return verifier.report();
 }
 
-/** The chain (with checkpoints as anchors) and every signed action's signature, in one read of the log. */
+/**
+ * The chain (with checkpoints as anchors) and every signed action's signature, in one streaming read of the log:
+ * each batch's rows are checked and dropped (no row is kept for the signatures; see SignatureVerifier).
+ */
 export async function verifyAuditLog(pool: Pool, opts: { anchors?: Anchor[] } = {}): Promise<{ chain: ChainReport; signatures: SignatureReport }> {
-  const rows: ChainRow[] = [];
-  const chain = await verifyAuditChain(pool, { anchors: opts.anchors, onRow: (r) => rows.push(r) });
-  return { chain, signatures: verifyRowSignatures(rows) };
+  const signatures = new SignatureVerifier();
+  const chain = await verifyAuditChain(pool, { anchors: opts.anchors, onRow: (r) => signatures.add(r) });
+  return { chain, signatures: signatures.report() };
 }

@@ -1,6 +1,7 @@
 // Release tags (playbook §14): made in the host's mirror on the deployed commit, pushed to the origin by URL
 // (the mirror's remote is configured as a mirror, and a mirror push would rewrite every ref of the origin).
 import { COMMIT } from './release';
+import { credentialOptions, withRepoToken, type RepoAccess } from './repo-access';
 import { cmd, type RemoteCommand } from './shell';
 
 export const SEMVER_TAG = /^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
@@ -15,9 +16,9 @@ export function tagCommit(mirror: string, tag: string, commit: string, message: 
   return cmd(['git', '--git-dir', mirror, '-c', 'user.name=Steward', '-c', 'user.email=steward@localhost', 'tag', '--annotate', '--message', message, '--', tag, commit]);
 }
 
-export function pushTag(mirror: string, repo: string, tag: string): RemoteCommand {
+export function pushTag(mirror: string, repo: string, tag: string, access?: RepoAccess): RemoteCommand {
   if (!SEMVER_TAG.test(tag)) throw new Error(`tag ${JSON.stringify(tag)} is not a vMAJOR.MINOR.PATCH tag`);
-  return cmd(['git', '--git-dir', mirror, 'push', '--quiet', '--', repo, `refs/tags/${tag}:refs/tags/${tag}`]);
+  return withRepoToken(cmd(['git', '--git-dir', mirror, ...credentialOptions(access), 'push', '--quiet', '--', repo, `refs/tags/${tag}:refs/tags/${tag}`]), access);
 }
 
 export function tagTarget(mirror: string, tag: string): RemoteCommand {

@@ -1,5 +1,6 @@
 // Release directories on a host: <deployRoot>/releases/<id>, a shared/ dir, venvs/ keyed by the
 // requirements' hash, a git mirror, and the `current` symlink that is switched atomically.
+import { credentialOptions, withRepoToken, type RepoAccess } from './repo-access';
 import { cmd, type RemoteCommand } from './shell';
 
 export const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -32,13 +33,27 @@ export function releasePaths(deployRoot: string, releaseId: string): ReleasePath
   };
 }
 
-/** A bare mirror of the origin on the host: cloned once, fetched on every deployment. */
-export function ensureMirror(p: ReleasePaths, repo: string): RemoteCommand {
-  return cmd(['sh', '-c', 'test -d "$1" || git clone --quiet --mirror -- "$2" "$1"', 'ensure-mirror', p.mirror, repo]);
+/**
+ * A bare mirror of the origin on the host: cloned once, fetched on every deployment. With repo access the token comes
+ * over stdin (src/commands/repo-access.ts); the clone's own config keeps only the plain URL.
+ */
+export function ensureMirror(p: ReleasePaths, repo: string, access?: RepoAccess): RemoteCommand {
+  if (!access) return cmd(['sh', '-c', 'test -d "$1" || git clone --quiet --mirror -- "$2" "$1"', 'ensure-mirror', p.mirror, repo]);
+  return withRepoToken(
+    cmd(['sh', '-c', 'test -d "$1" && exit 0; shift; exec "$@"', 'ensure-mirror', p.mirror, 'git', ...credentialOptions(access), 'clone', '--quiet', '--mirror', '--', repo, p.mirror]),
+    access,
+  );
 }
 
-export function fetchMirror(p: ReleasePaths): RemoteCommand {
-  return cmd(['git', '--git-dir', p.mirror, 'fetch', '--quiet', '--prune', 'origin', '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
+/**
+ * Fetches every branch and tag from the configured URL itself (the mirror's own remote may be an older URL); with
+ * repo access the token comes over stdin.
+ */
+export function fetchMirror(p: ReleasePaths, repo: string, access?: RepoAccess): RemoteCommand {
+  return withRepoToken(
+    cmd(['git', '--git-dir', p.mirror, ...credentialOptions(access), 'fetch', '--quiet', '--prune', '--', repo, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']),
+    access,
+  );
 }
 
 /** Resolves a ref to a commit; `--end-of-options` keeps a ref from ever being read as an option. */
@@ -46,19 +61,28 @@ export function resolveCommit(p: ReleasePaths, ref: string): RemoteCommand {
   return cmd(['git', '--git-dir', p.mirror, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
 }
 
-/** Extracts the commit into a partial dir, then renames it into place: a release dir is whole or absent. */
+/**
+ * Extracts the commit into a partial dir, then renames it into place: a release dir is whole or absent. Under an
+ * exclusive flock on `<deploy root>/.release-<id>.lock`: a killed worker's extraction keeps running on the host (its
+ * SSH session is gone, its processes are not), and a retry from another worker must wait for it rather than delete
+ * the partial dir under it; after the wait a whole release of this commit is found and kept. The lock sits in the
+ * deploy root, not in releases/ (which holds release dirs and their partial dirs only).
+ */
 export function extractRelease(p: ReleasePaths, commit: string): RemoteCommand {
   if (!COMMIT.test(commit)) throw new Error(`commit ${JSON.stringify(commit)} is not a full sha`);
-  return {
-    kind: 'and',
-    commands: [
-      cmd(['rm', '-rf', '--', p.staging]),
-      cmd(['mkdir', '-p', '--', p.staging]),
-      { kind: 'pipe', commands: [cmd(['git', '--git-dir', p.mirror, 'archive', '--format=tar', commit]), cmd(['tar', '-x', '-C', p.staging])] },
-      { kind: 'redirect', command: cmd(['echo', commit]), stdoutTo: `${p.staging}/.steward-release` },
-      cmd(['mv', '-T', '--', p.staging, p.release]),
-    ],
-  };
+  return cmd([
+    'flock',
+    `${p.deployRoot}/.release-${p.release.slice(p.releases.length + 1)}.lock`,
+    'bash',
+    '-c',
+    'set -eo pipefail; if [ -f "$3/.steward-release" ] && [ "$(cat -- "$3/.steward-release")" = "$4" ]; then exit 0; fi; ' +
+      'rm -rf -- "$2"; mkdir -p -- "$2"; git --git-dir "$1" archive --format=tar "$4" | tar -x -C "$2"; echo "$4" > "$2/.steward-release"; mv -T -- "$2" "$3"',
+    'extract-release',
+    p.mirror,
+    p.staging,
+    p.release,
+    commit,
+  ]);
 }
 
 export function readMarker(p: ReleasePaths): RemoteCommand {

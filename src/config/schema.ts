@@ -93,15 +93,27 @@ export const hooksSchema = z
   })
   .prefault({});
 
+/**
+ * Credentials for an HTTPS repo: a user name and a token by secret *reference*. The worker resolves the token and
+ * sends it over the SSH channel's stdin to a git credential helper given with `git -c` for that one command, so it
+ * never sits in a command line, a history, a log or the host's git config.
+ */
+export const repoCredentialsSchema = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9._@+-]{1,128}$/, 'a user name of letters, digits, ".", "_", "@", "+" or "-", e.g. x-access-token'),
+  token: secretRefSchema,
+});
+
 export const appSchema = z.strictObject({
   // The URL lands in command lines, histories and the host's git config: it must carry no credentials. Hosts reach a
-  // private repo with their own deploy key (ssh://git@...) or a credential helper configured on the host.
+  // private repo with their own deploy key (ssh://git@...), a credential helper configured on the host, or
+  // repoCredentials (a token by secret reference).
   repo: z
     .string()
     .min(1)
     .refine((r) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(r) && !/^https?:\/\/[^/@\s]+@/i.test(r), {
-      message: 'must not hold credentials (user:password@ or a token@): give the hosts a deploy key (ssh://git@host/repo.git) or a git credential helper',
+      message: 'must not hold credentials (user:password@ or a token@): give app.repoCredentials {username, token: {file|env}}, a deploy key (ssh://git@host/repo.git) or a git credential helper',
     }),
+  repoCredentials: repoCredentialsSchema.optional(),
   /** The WSGI callable for Gunicorn (restart strategy gunicorn). */
   wsgi: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/, 'module:callable, e.g. mysite.wsgi:application').default('bankapp.wsgi:application'),
   workers: z.number().int().min(1).max(64).default(2),
@@ -156,6 +168,9 @@ export const environmentSchema = z
       if (names.has(h.name)) ctx.addIssue({ code: 'custom', path: ['hosts', i, 'name'], message: `host name ${h.name} is used twice in this environment` });
       names.add(h.name);
     });
+    if (env.app.repoCredentials && !/^https?:\/\//i.test(env.app.repo)) {
+      ctx.addIssue({ code: 'custom', path: ['app', 'repoCredentials'], message: 'a user name and token work only for an http(s):// repo; for ssh:// give the hosts a deploy key instead' });
+    }
     const primaries = env.hosts.map((h, i) => (h.roles.includes('primary') ? i : -1)).filter((i) => i >= 0);
     if (primaries.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['hosts', primaries[1]!, 'roles'], message: `only one host may be primary (host ${env.hosts[primaries[0]!]!.name} already is)` });
@@ -203,6 +218,7 @@ export type StewardConfig = z.infer<typeof configSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type HostConfig = z.infer<typeof hostSchema>;
 export type AppConfig = z.infer<typeof appSchema>;
+export type RepoCredentials = z.infer<typeof repoCredentialsSchema>;
 export type RestartHook = z.infer<typeof restartSchema>;
 export type InvariantQuery = z.infer<typeof invariantQuerySchema>;
 

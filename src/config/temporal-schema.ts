@@ -40,13 +40,35 @@ export const payloadCodecSchema = z
   });
 
 /** `steward codec-server`: decodes payloads for the Temporal Web UI. */
-export const codecServerSchema = z.strictObject({
-  listen: z.string().regex(/^[0-9.]+:[0-9]+$/, 'address:port to listen on, e.g. 127.0.0.1:8888').default('127.0.0.1:8888'),
-  /** The Web UI's origin (scheme://host:port): the only origin CORS lets call the endpoints. */
-  uiOrigin: z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?$/, 'the Web UI origin, e.g. https://temporal-ui.bank.internal'),
-  /** Callers send it as "Authorization: Bearer <token>" (the Web UI's codec "pass access token" setting, or a proxy). */
-  accessToken: secretRefSchema,
-});
+export const codecServerSchema = z
+  .strictObject({
+    listen: z.string().regex(/^[0-9.]+:[0-9]+$/, 'address:port to listen on, e.g. 127.0.0.1:8888').default('127.0.0.1:8888'),
+    /** The Web UI's origin (scheme://host:port): the only origin CORS lets call the endpoints. */
+    uiOrigin: z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?$/, 'the Web UI origin, e.g. https://temporal-ui.bank.internal'),
+    /**
+     * Who may read sealed payloads: each person (an id of policy.people) with a token of their own by secret
+     * reference, sent as "Authorization: Bearer <token>" or as the endpoint's first path segment. Every call is logged
+     * (and audited, with an audit store) under the person's id.
+     */
+    readers: z
+      .array(z.strictObject({ person: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a person id from policy.people'), token: secretRefSchema }))
+      .min(1, 'list at least one reader: { person: <id from policy.people>, token: { env: NAME } }')
+      .optional(),
+    /** Replaced by readers (a token per person); kept only to say so. */
+    accessToken: z.unknown().optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.accessToken !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['accessToken'], message: 'a shared token is not accepted any more: give readers, a token per person ([{ person: carol, token: { env: STEWARD_CODEC_TOKEN_CAROL } }])' });
+    } else if (!c.readers) {
+      ctx.addIssue({ code: 'custom', path: ['readers'], message: 'list who may decode: readers: [{ person: <id from policy.people>, token: { env: NAME } }]' });
+    }
+    const seen = new Set<string>();
+    (c.readers ?? []).forEach((r, i) => {
+      if (seen.has(r.person)) ctx.addIssue({ code: 'custom', path: ['readers', i, 'person'], message: `${r.person} is listed twice` });
+      seen.add(r.person);
+    });
+  });
 
 export const temporalSchema = z
   .strictObject({

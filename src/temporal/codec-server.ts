@@ -1,28 +1,53 @@
 // The codec server the Temporal Web UI calls to show sealed payloads: POST /encode and POST /decode with
 // { payloads: [{ metadata, data }] } (proto3 JSON, base64 bytes). CORS allows only the configured UI origin, and every
-// call passes an access check: "Authorization: Bearer <token>" (the UI's "pass access token" setting, or a proxy in
-// front), or the token as the first path segment (an endpoint URL such as https://codec.bank.internal/<token>, for a UI
-// without sign-in: only those who can load the UI learn it).
-import { timingSafeEqual } from 'node:crypto';
+// call passes an access check against the configured readers, each a person with a token of their own:
+// "Authorization: Bearer <token>" (a proxy in front, or a client), or the token as the first path segment (the
+// per-browser codec endpoint https://codec.bank.internal/<token> each person sets in the Web UI). Tokens are compared
+// in constant time (sha256 of both, timingSafeEqual, every reader tried). Every answered call is reported by person
+// (onCall: operation, payload count, key ids; never payload content) before the answer goes out, so a decode that
+// cannot be audited is not answered.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AesGcmPayloadCodec } from './codec';
-import { payloadFromJson, payloadToJson } from './codec';
+import { KEY_ID_METADATA, payloadFromJson, payloadToJson } from './codec';
+
+export interface CodecReader {
+  person: string;
+  token: string;
+}
+
+/** One answered call, as it is logged and audited: who, what, how many; no payload content. */
+export interface CodecCall {
+  person: string;
+  op: 'encode' | 'decode';
+  payloads: number;
+  keyIds: string[];
+  namespace?: string;
+  origin?: string;
+}
 
 export interface CodecServerOptions {
   codec: AesGcmPayloadCodec;
   uiOrigin: string;
-  accessToken: string;
+  readers: readonly CodecReader[];
   /** Called for every refused or failed call (no payload content in it). */
   onRefusal?: (line: string) => void;
+  /** Called for every call that passed the check, before it is answered; a throw answers 503 instead. */
+  onCall?: (call: CodecCall) => void | Promise<void>;
+}
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** The reader whose token this is, compared in constant time whatever the lengths, trying every reader. */
+export function readerFor(given: string | undefined, readers: readonly CodecReader[]): CodecReader | undefined {
+  if (!given) return undefined;
+  const g = digest(given);
+  let found: CodecReader | undefined;
+  for (const r of readers) if (timingSafeEqual(g, digest(r.token)) && !found) found = r;
+  return found;
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
-
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 export function codecRequestHandler(opts: CodecServerOptions): http.RequestListener {
   return (req, res) => {
@@ -50,8 +75,8 @@ export function codecRequestHandler(opts: CodecServerOptions): http.RequestListe
     if (parts.length > 2 || (op !== 'encode' && op !== 'decode')) return refuse(404, 'POST /encode or /decode');
     if (req.method !== 'POST') return refuse(405, 'POST only');
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const given = bearer ?? pathToken;
-    if (!given || !sameToken(given, opts.accessToken)) return refuse(401, 'missing or wrong access token');
+    const reader = readerFor(bearer ?? pathToken, opts.readers);
+    if (!reader) return refuse(401, 'missing or unknown access token: use the token Steward gave you (codecServer.readers)');
     let size = 0;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => {
@@ -65,7 +90,16 @@ export function codecRequestHandler(opts: CodecServerOptions): http.RequestListe
           const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payloads?: unknown };
           if (!Array.isArray(body.payloads)) return refuse(400, 'the body must be { "payloads": [ ... ] }');
           const payloads = body.payloads.map(payloadFromJson);
+          const keyIds = [...new Set(payloads.map((p) => p.metadata?.[KEY_ID_METADATA]).filter((v): v is Uint8Array => !!v).map((v) => Buffer.from(v).toString('utf8')))].sort();
+          const namespace = typeof req.headers['x-namespace'] === 'string' ? req.headers['x-namespace'] : undefined;
           const out = op === 'encode' ? await opts.codec.encode(payloads) : await opts.codec.decode(payloads);
+          try {
+            await opts.onCall?.({ person: reader.person, op, payloads: payloads.length, keyIds, ...(namespace ? { namespace } : {}), ...(origin ? { origin } : {}) });
+          } catch (err) {
+            opts.onRefusal?.(`${op} by ${reader.person} not answered: it could not be recorded (${(err as Error).message})`);
+            res.writeHead(503, { ...cors, 'content-type': 'text/plain' });
+            return res.end('the call could not be recorded in the audit log; try again later\n');
+          }
           res.writeHead(200, { ...cors, 'content-type': 'application/json' });
           res.end(JSON.stringify({ payloads: out.map(payloadToJson) }));
         } catch (err) {

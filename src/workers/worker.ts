@@ -113,6 +113,16 @@ export async function ensureCheckpointSchedule(config: StewardConfig, client: Cl
     });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    // Another worker (or an earlier start) made it: keep it, but follow this config's interval when it changed, and
+    // say so (two workers with different intervals would otherwise leave whichever started first, silently).
+    const handle = client.schedule.getHandle(scheduleId);
+    const every = (await handle.describe()).spec.intervals?.[0]?.every;
+    const want = cp.everyMinutes * 60_000;
+    const have = typeof every === 'number' ? every : every === undefined ? undefined : Number(every);
+    if (have !== want) {
+      console.warn(`steward worker: the audit checkpoint schedule ran every ${have === undefined ? '?' : have / 60_000} min; now every ${cp.everyMinutes} min (audit.checkpoints.everyMinutes)`);
+      await handle.update((prev) => ({ ...prev, spec: { ...prev.spec, intervals: [{ every: `${cp.everyMinutes}m` }] } }));
+    }
   }
   return scheduleId;
 }

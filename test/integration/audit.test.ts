@@ -1,7 +1,7 @@
 // The audit store against the dev stack's real PostgreSQL. Each scenario that writes gets a throwaway database
 // (created by the superuser, owned by the audit owner role, dropped at the end), so the shared store stays clean.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,6 +186,65 @@ describe('audit store (real PostgreSQL)', () => {
     const report = await verifyAuditChain(writer);
     assert.equal(report.ok, true, JSON.stringify(report.problems));
     assert.equal(report.rows, 20);
+  });
+
+  it('keeps a valid chain when two worker processes append at once (and both append some of the same events)', async () => {
+    const s = await store('procs');
+    // Each child is a process of its own with its own pool (as two workers on two machines are): it migrates, waits
+    // for the go file, then fires its appends all at once. Events s-* are appended by both (a retry from the other
+    // worker); p<n>-* by one.
+    const go = path.join(tmp, `go-${process.pid}`);
+    const child = (n: number) => `
+      require('tsx/cjs');
+      const { existsSync } = require('node:fs');
+      const { createAuditActivities } = require(${JSON.stringify(path.join(REPO_ROOT, 'src/activities/audit/store.ts'))});
+      const { loadConfig } = require(${JSON.stringify(path.join(REPO_ROOT, 'src/config/load.ts'))});
+      (async () => {
+        const acts = createAuditActivities({ config: loadConfig(${JSON.stringify(s.configFile)}) });
+        await acts.appendAuditEvent({ eventId: 'warm-${n}', subject: 'CHG-W', kind: 'approved', actor: 'carol', at: '2025-06-02T09:30:00.000Z', details: { n: ${n} } });
+        while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 5));
+        const ev = (id, i) => ({ eventId: id, subject: 'CHG-' + (i % 3), kind: 'approved', actor: 'carol', at: '2025-06-02T09:30:00.000Z', details: { i } });
+        const all = [];
+        for (let i = 0; i < 30; i++) all.push(acts.appendAuditEvent(ev('p${n}-' + i, i)));
+        for (let i = 0; i < 10; i++) all.push(acts.appendAuditEvent(ev('s-' + i, i)));
+        const r = await Promise.all(all);
+        process.stdout.write(JSON.stringify(r.map((x) => x.seq)));
+        process.exit(0);
+      })().catch((e) => { console.error(e.stack || e); process.exit(1); });`;
+    const run = (n: number) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const c = spawn(process.execPath, ['-e', child(n)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        c.once('exit', (code) => resolve({ code, out, err }));
+      });
+    const both = Promise.all([run(1), run(2)]);
+    // Both have migrated and warmed their pools (the two warm-up rows are in) before the go.
+    const writer = poolFor(s.config.audit!.databaseUrl);
+    pools.push(writer);
+    for (const deadline = Date.now() + 60_000; ; ) {
+      const n = await writer.query("SELECT count(*)::int AS n FROM audit_event WHERE event_id LIKE 'warm-%'").catch(() => ({ rows: [{ n: 0 }] }));
+      if (n.rows[0].n === 2) break;
+      if (Date.now() > deadline) throw new Error('the two appending processes did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    writeFileSync(go, '');
+    const [a, b] = await both;
+    assert.equal(a.code, 0, a.err);
+    assert.equal(b.code, 0, b.err);
+    const seqA = JSON.parse(a.out) as number[];
+    const seqB = JSON.parse(b.out) as number[];
+    // The shared events got one row each, the same in both processes.
+    assert.deepEqual(seqA.slice(30), seqB.slice(30));
+    assert.equal(new Set([...seqA, ...seqB]).size, 70);
+    const report = await verifyAuditChain(writer);
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+    assert.equal(report.rows, 72);
+    const cli = cliVerify(s.configFile);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.report.rows, 72);
   });
 
   it('gives the writer role no UPDATE, DELETE or TRUNCATE, and the trigger stops even the owner', async () => {

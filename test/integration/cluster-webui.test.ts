@@ -59,7 +59,7 @@ describe('the Web UI decodes sealed payloads only through the codec server (real
     const temporal = ensureTemporalCli(() => undefined);
     server = spawn(temporal, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(PORTS.frontend), '--ui-port', String(PORTS.ui), '--http-port', String(PORTS.http), '--metrics-port', String(PORTS.metrics), '--log-level', 'warn', '--ui-codec-endpoint', `http://127.0.0.1:${PORTS.codec}/${TOKEN}`], { stdio: 'ignore' });
     await waitForHttp(`${UI_ORIGIN}/`, 60_000);
-    codec = await startCodecServer({ codec: payloadCodecFor(config)!, listen: `127.0.0.1:${PORTS.codec}`, uiOrigin: UI_ORIGIN, accessToken: TOKEN });
+    codec = await startCodecServer({ codec: payloadCodecFor(config)!, listen: `127.0.0.1:${PORTS.codec}`, uiOrigin: UI_ORIGIN, readers: [{ person: 'dave', token: TOKEN }] });
     // No worker polls this queue: the workflow waits, with its sealed input in its first event.
     const client = await connectTemporal(config, { connectTimeout: '30s' });
     try {

@@ -447,3 +447,100 @@ export function childrenOf(pid: number): number[] {
 }
 
 export const ports = () => devPorts();
+
+// ---- Killing a worker at a step (worker-kill, two-workers, risky-points) -------------------------------------
+
+/** A step by name (per-host steps "<step> on <host>" match too), or any step the predicate accepts. */
+export type StepMatch = string | ((name: string) => boolean);
+const matches = (m: StepMatch, name: string) => (typeof m === 'string' ? isStep(name, m) : m(name));
+
+export interface KillPoint {
+  step: StepMatch;
+  /** "during": while the step runs; "after": once it is done. */
+  when: 'during' | 'after';
+  /** Wait this long after seeing the step running, to be well inside it. */
+  delayMs?: number;
+  timeoutMs?: number;
+  everyMs?: number;
+}
+
+/** The worker whose identity ("<pid>@<host>") the workflow's pending activity names; polled for up to ~5 s. */
+export async function workerHolding(handle: WorkflowHandle, workers: readonly WorkerProcess[]): Promise<WorkerProcess | undefined> {
+  for (let i = 0; i < 100; i++) {
+    const d = await handle.describe();
+    const identity = d.raw.pendingActivities?.find((a) => a.lastWorkerIdentity)?.lastWorkerIdentity ?? '';
+    const holder = workers.find((w) => identity.startsWith(`${w.child.pid}@`));
+    if (holder) return holder;
+    await sleep(50);
+  }
+  return undefined;
+}
+
+/**
+ * Waits for the step (a step that fails first throws, with `injected: false`), then SIGKILLs the worker running it —
+ * the only one, or, of several, the one the pending activity names — and starts it again when `restart` (what its
+ * supervisor would do). Returns the step's outcome as the status query saw it at the kill.
+ */
+export async function killWorkerAtStep(
+  handle: WorkflowHandle,
+  workers: readonly WorkerProcess[],
+  point: KillPoint,
+  opts: { restart: boolean },
+): Promise<{ killed: WorkerProcess; pid: number; step: string; at: string }> {
+  let seen: { step: string; outcome: string };
+  try {
+    seen = await pollStatus(
+      handle,
+      (r) => {
+        const s = r.steps.find((x) => matches(point.step, x.name));
+        if (!s) return undefined;
+        if (point.when === 'during' && s.outcome === 'running') return { step: s.name, outcome: 'running' };
+        if (s.outcome === 'ok') return { step: s.name, outcome: 'ok' };
+        if (s.outcome === 'failed') throw new Error(`deployment ended: step ${s.name} failed before the kill: ${s.detail}`);
+        return undefined;
+      },
+      point.timeoutMs,
+      point.everyMs,
+    );
+  } catch (err) {
+    throw Object.assign(err as Error, { injected: false });
+  }
+  if (seen.outcome === 'running' && point.delayMs) await sleep(point.delayMs);
+  const killed = workers.length === 1 ? workers[0] : await workerHolding(handle, workers);
+  if (!killed) throw Object.assign(new Error(`none of the workers ${workers.map((w) => w.name).join(', ')} holds the running activity`), { injected: false });
+  const state = (await handle.query('status').catch(() => undefined)) as DeploymentRecord | undefined;
+  const pid = await killed.kill9();
+  const at = state?.steps.find((s) => s.name === seen.step)?.outcome ?? seen.outcome;
+  log(`killed worker ${killed.name} (pid ${pid}) with "${seen.step}" ${at}`);
+  if (opts.restart) killed.start();
+  return { killed, pid, step: seen.step, at };
+}
+
+/**
+ * After a kill: waits for the deployment's end and checks the host against `expect(record)` (plus `more(record)`);
+ * never throws, so the caller can record the fault either way.
+ */
+export async function outcomeAfterKill(
+  handle: WorkflowHandle,
+  host: Host,
+  config: StewardConfig,
+  expect: (r: DeploymentRecord) => Expectation,
+  more: (r: DeploymentRecord) => string[] = () => [],
+): Promise<{ outcome: string; steps: string; problems: string[]; dataLost: string[] }> {
+  const problems: string[] = [];
+  let outcome = 'did not finish';
+  let steps = '';
+  let dataLost: string[] = [];
+  try {
+    const r = await resultOf(handle);
+    steps = timeline(r);
+    outcome = `${r.status}${r.reason ? ` (${r.reason.slice(0, 160)})` : ''}`;
+    if (r.status !== 'deployed') problems.push(`deployment ended ${r.status}: ${r.reason ?? ''}; ${stepsText(r)}`);
+    const v = await checkHost(host, config, expect(r));
+    problems.push(...v.problems, ...more(r));
+    dataLost = v.dataLost;
+  } catch (err) {
+    problems.push(`error: ${(err as Error).message}`);
+  }
+  return { outcome, steps, problems, dataLost };
+}

@@ -22,6 +22,7 @@ import {
   connectClient,
   Host,
   invariants,
+  killWorkerAtStep,
   layout,
   log,
   MIGRATIONS_R02,
@@ -275,11 +276,8 @@ describe('riskiest points of a deployment', () => {
     await scenario({ id: 'kill-during-rollback', fault: 'SIGKILL worker during a rollback step' }, async () => {
       await baseline();
       const handle = await startDeployment(temporal.client, config, relInput('r04-smoke-fails'));
-      const running = await pollStatus(handle, (r) => r.steps.find((s) => s.name.startsWith('rollback:') && s.outcome === 'running')?.name, 300_000, 30);
-      await sleep(300);
-      const pid = await worker.kill9();
-      log(`killed worker pid ${pid} during "${running}"`);
-      await worker.start().ready();
+      const { step: running } = await killWorkerAtStep(handle, [worker], { step: (n) => n.startsWith('rollback:'), when: 'during', delayMs: 300, timeoutMs: 300_000, everyMs: 30 }, { restart: true });
+      await worker.ready();
       const record = await resultOf(handle);
       const extra: string[] = [];
       if (record.status !== 'rolled-back') extra.push(`ended ${record.status}: ${record.reason}; ${JSON.stringify(record.rollback?.failedCompensations)}`);

@@ -6,23 +6,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   BASELINE_RELEASE,
-  checkHost,
   connectClient,
   ENV,
   Host,
   invariants,
+  killWorkerAtStep,
   log,
   MIGRATIONS_R03,
-  pollStatus,
+  outcomeAfterKill,
   recordFault,
   relConfig,
   relInput,
   resetBaseline,
-  resultOf,
-  sleep,
   startDeployment,
-  stepsText,
-  timeline,
   WorkerProcess,
   writeConfigCopy,
 } from './harness';
@@ -52,48 +48,17 @@ describe('two workers on one task queue, one killed mid-deployment', () => {
     await resetBaseline(host, config);
     const before = await invariants(host);
     const handle = await startDeployment(temporal.client, config, relInput('r09-requirements'));
-    await pollStatus(handle, (r) => {
-      const s = r.steps.find((x) => x.name === STEP);
-      if (s?.outcome === 'failed') throw new Error(`step ${STEP} failed before the kill: ${s.detail}`);
-      return s?.outcome === 'running' ? true : undefined;
-    });
-    await sleep(500);
-    // Which process holds the activity: the pending activity names the worker identity ("<pid>@<host>").
-    let holder: WorkerProcess | undefined;
-    for (let i = 0; i < 100 && !holder; i++) {
-      const d = await handle.describe();
-      const identity = d.raw.pendingActivities?.find((a) => a.lastWorkerIdentity)?.lastWorkerIdentity ?? '';
-      holder = workers.find((w) => identity.startsWith(`${w.child.pid}@`));
-      if (!holder) await sleep(50);
-    }
-    assert.ok(holder, 'one of the two workers holds the running activity');
-    const other = workers.find((w) => w !== holder)!;
-    const pid = await holder.kill9();
-    log(`killed ${holder.name} (pid ${pid}) during "${STEP}"; ${other.name} (pid ${other.child.pid}) carries on alone`);
-    const problems: string[] = [];
-    let outcome = 'did not finish';
-    let steps = '';
-    let dataLost: string[] = [];
-    try {
-      const r = await resultOf(handle);
-      steps = timeline(r);
-      outcome = r.status;
-      if (r.status !== 'deployed') problems.push(`deployment ended ${r.status}: ${r.reason ?? ''}; ${stepsText(r)}`);
-      const v = await checkHost(host, config, {
-        releaseId: r.releaseId,
-        current: [r.releaseId],
-        serves: ['r09-requirements'],
-        backup: 'one',
-        releaseDir: 'one',
-        migrations: [MIGRATIONS_R03],
-        invariantsBefore: before,
-      });
-      problems.push(...v.problems);
-      dataLost = v.dataLost;
-      if (r.previousReleaseId !== BASELINE_RELEASE) problems.push(`previous release ${r.previousReleaseId}, expected ${BASELINE_RELEASE}`);
-    } catch (err) {
-      problems.push(`error: ${(err as Error).message}`);
-    }
+    // The holder is the process the pending activity names ("<pid>@<host>"); it is not restarted.
+    const { killed } = await killWorkerAtStep(handle, workers, { step: STEP, when: 'during', delayMs: 500 }, { restart: false });
+    const other = workers.find((w) => w !== killed)!;
+    log(`${other.name} (pid ${other.child.pid}) carries on alone`);
+    const { outcome, steps, problems, dataLost } = await outcomeAfterKill(
+      handle,
+      host,
+      config,
+      (r) => ({ releaseId: r.releaseId, current: [r.releaseId], serves: ['r09-requirements'], backup: 'one', releaseDir: 'one', migrations: [MIGRATIONS_R03], invariantsBefore: before }),
+      (r) => (r.previousReleaseId !== BASELINE_RELEASE ? [`previous release ${r.previousReleaseId}, expected ${BASELINE_RELEASE}`] : []),
+    );
     if (!other.alive) problems.push(`the surviving worker ${other.name} exited`);
     recordFault({
       id: 'two-workers-kill-one',

@@ -6,33 +6,25 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   BASELINE_RELEASE,
-  checkHost,
   connectClient,
   ENV,
   Host,
   invariants,
-  log,
+  killWorkerAtStep,
   MIGRATIONS_R03,
-  pollStatus,
+  outcomeAfterKill,
   QUICK,
   recordFault,
   relConfig,
   relInput,
   resetBaseline,
-  resultOf,
-  sleep,
   startDeployment,
-  stepsText,
-  timeline,
   WorkerProcess,
-  writeConfigCopy, isStep } from './harness';
+  writeConfigCopy,
+  type KillPoint as HarnessKillPoint,
+} from './harness';
 
-interface KillPoint {
-  step: string;
-  when: 'during' | 'after';
-  /** Wait this long after seeing the step running, to be well inside it. */
-  delayMs?: number;
-}
+type KillPoint = HarnessKillPoint & { step: string };
 
 /** The `deployment` sequence for a production release with migrations (src/workflows/deployment.ts). */
 const ALL: KillPoint[] = [
@@ -77,56 +69,26 @@ describe('kill -9 the worker at each step of deployment', () => {
       await resetBaseline(host, config, { dropVenvOf: point.step === 'virtualenv and requirements' ? 'r09-requirements' : undefined });
       if (!worker.alive) await worker.start().ready();
       const before = await invariants(host);
-      const input = relInput('r09-requirements');
-      const handle = await startDeployment(temporal.client, config, input);
-      let seen: string;
+      const handle = await startDeployment(temporal.client, config, relInput('r09-requirements'));
+      let at: string;
       try {
-        seen = await pollStatus(handle, (r) => {
-          const s = r.steps.find((x) => isStep(x.name, point.step));
-          if (!s) return undefined;
-          if (point.when === 'during' && s.outcome === 'running') return 'running';
-          if (s.outcome === 'ok') return 'ok';
-          if (s.outcome === 'failed') throw new Error(`deployment ended: step ${point.step} failed before the kill: ${s.detail}`);
-          return undefined;
-        });
+        ({ at } = await killWorkerAtStep(handle, [worker], point, { restart: true }));
       } catch (err) {
         recordFault({ id, group: 'worker-kill', fault: `SIGKILL worker ${point.when} step`, where: point.step, injected: false, survived: false, dataLost: false,
           outcome: 'not injected', detail: (err as Error).message.slice(0, 300), seconds: Math.round((Date.now() - t0) / 1000) });
         throw err;
       }
-      if (seen === 'running' && point.delayMs) await sleep(point.delayMs);
-      const stateAtKill = (await handle.query('status').catch(() => undefined)) as { steps: { name: string; outcome: string }[] } | undefined;
-      const pid = await worker.kill9();
-      const at = stateAtKill?.steps.find((s) => isStep(s.name, point.step))?.outcome ?? seen;
-      log(`killed worker pid ${pid} with "${point.step}" ${at}`);
-      worker.start();
-      let outcome = '';
-      const problems: string[] = [];
-      let dataLost: string[] = [];
-      let steps = '';
-      try {
-        const r = await resultOf(handle);
-        steps = timeline(r);
-        outcome = `${r.status}${r.reason ? ` (${r.reason.slice(0, 160)})` : ''}`;
-        if (r.status !== 'deployed') problems.push(`deployment ended ${r.status}: ${r.reason ?? ''}; ${stepsText(r)}`);
-        const v = await checkHost(host, config, {
-          releaseId: r.releaseId,
-          current: [r.releaseId],
-          serves: ['r09-requirements'],
-          backup: 'one',
-          releaseDir: 'one',
-          migrations: [MIGRATIONS_R03],
-          invariantsBefore: before,
-        });
-        problems.push(...v.problems);
-        dataLost = v.dataLost;
-        if (r.previousReleaseId !== BASELINE_RELEASE) problems.push(`previous release ${r.previousReleaseId}, expected ${BASELINE_RELEASE}`);
-        if (r.restartMode !== 'restarted') problems.push(`restart mode ${r.restartMode}, expected restarted (new requirements)`);
-        if (!/^v\d+\.\d+\.\d+$/.test(r.releaseTag ?? '')) problems.push(`no release tag (${r.releaseTag})`);
-      } catch (err) {
-        problems.push(`error: ${(err as Error).message}`);
-        outcome = outcome || 'did not finish';
-      }
+      const { outcome, steps, problems, dataLost } = await outcomeAfterKill(
+        handle,
+        host,
+        config,
+        (r) => ({ releaseId: r.releaseId, current: [r.releaseId], serves: ['r09-requirements'], backup: 'one', releaseDir: 'one', migrations: [MIGRATIONS_R03], invariantsBefore: before }),
+        (r) => [
+          ...(r.previousReleaseId !== BASELINE_RELEASE ? [`previous release ${r.previousReleaseId}, expected ${BASELINE_RELEASE}`] : []),
+          ...(r.restartMode !== 'restarted' ? [`restart mode ${r.restartMode}, expected restarted (new requirements)`] : []),
+          ...(!/^v\d+\.\d+\.\d+$/.test(r.releaseTag ?? '') ? [`no release tag (${r.releaseTag})`] : []),
+        ],
+      );
       recordFault({
         id,
         group: 'worker-kill',

@@ -21,7 +21,10 @@ function shippedConfigs(): string[] {
 
 function parseBoth(text: string, file: string): void {
   const config = parseConfig(text, file, {});
-  parsePolicyConfig(config.policy ?? {});
+  const policy = parsePolicyConfig(config.policy ?? {});
+  // The codec server's readers are people of the policy (`steward codec-server` refuses to start otherwise).
+  const people = new Set(policy.people.map((p) => p.id));
+  for (const r of config.temporal.codecServer?.readers ?? []) assert.ok(people.has(r.person), `${file}: codec reader ${r.person} is not in policy.people`);
 }
 
 describe('shipped config files', () => {

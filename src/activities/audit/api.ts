@@ -25,6 +25,7 @@ export const AUDIT_EVENT_KINDS = [
   'audit-checkpoint',
   'restore-decided',
   'manual-step-completed',
+  'payloads-decoded',
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

@@ -2,7 +2,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { redact } from '../../config/redact';
+import type { RepoAccess } from '../../commands/repo-access';
 import type { RemoteCommand } from '../../commands/shell';
+import { resolveSecret } from '../../config/secrets';
 import { primaryHost, type EnvironmentConfig, type HostConfig, type StewardConfig } from '../../config/schema';
 import { environmentOf } from '../environment';
 import type { ExecOptions, ExecResult, SshPool } from '../remote/ssh';
@@ -72,4 +74,14 @@ export function onHost(deps: DeploymentDeps, environment: string, hostName?: str
       }
     },
   };
+}
+
+/**
+ * The app repo's access for git commands on the host: the user name for the command, the token (resolved here, in
+ * the activity, and registered for redaction) for the SSH channel's stdin. None when the repo needs no credentials.
+ */
+export function repoAccessOf(env: EnvironmentConfig): { access?: RepoAccess; stdin?: string } {
+  const c = env.app.repoCredentials;
+  if (!c) return {};
+  return { access: { username: c.username }, stdin: `${resolveSecret(c.token).reveal()}\n` };
 }

@@ -17,7 +17,7 @@ import {
 } from '../../commands/release';
 import { cmd } from '../../commands/shell';
 import { systemctl } from '../../commands/systemd';
-import { heartbeat, onHost, type DeploymentDeps } from './context';
+import { heartbeat, onHost, repoAccessOf, type DeploymentDeps } from './context';
 
 export interface PreparedRelease {
   releaseId: string;
@@ -33,8 +33,9 @@ export function createReleaseActivities(deps: DeploymentDeps) {
     async prepareRelease(input: { environment: string; host?: string; releaseId: string; gitRef: string }): Promise<PreparedRelease> {
       const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
-      await h.run(ensureMirror(p, h.env.app.repo));
-      await h.run(fetchMirror(p));
+      const repo = repoAccessOf(h.env);
+      await h.run(ensureMirror(p, h.env.app.repo, repo.access), { stdin: repo.stdin });
+      await h.run(fetchMirror(p, h.env.app.repo, repo.access), { stdin: repo.stdin });
       const resolved = await h.run(resolveCommit(p, input.gitRef), { allowFailure: true });
       const commit = resolved.stdout.trim();
       if (resolved.exitCode !== 0 || !/^[0-9a-f]{40}$/.test(commit)) {

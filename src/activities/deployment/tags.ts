@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { listTags, pushTag, tagCommit, tagTarget } from '../../commands/git';
 import { releasePaths } from '../../commands/release';
-import { onHost, type DeploymentDeps } from './context';
+import { onHost, repoAccessOf, type DeploymentDeps } from './context';
 
 export function createTagActivities(deps: DeploymentDeps) {
   return {
@@ -25,7 +25,8 @@ export function createTagActivities(deps: DeploymentDeps) {
         await h.run(tagCommit(p.mirror, input.tag, input.commit, `Release ${input.tag} (change ${input.changeId}), deployed by Steward`));
         created = true;
       }
-      await h.run(pushTag(p.mirror, h.env.app.repo, input.tag));
+      const repo = repoAccessOf(h.env);
+      await h.run(pushTag(p.mirror, h.env.app.repo, input.tag, repo.access), { stdin: repo.stdin });
       return { tag: input.tag, created };
     },
   };

@@ -80,6 +80,11 @@ export class SshPool {
     if (existing) return existing.ready;
     const client = new Client();
     const privateKey = resolveSecret(host.privateKey, this.env);
+    // Forget this connection only while it is still the pooled one: a closing old connection must not drop the
+    // new one that replaced it (several activities of one worker share the pool).
+    const forget = () => {
+      if (this.#connections.get(key)?.client === client) this.#connections.delete(key);
+    };
     const ready = new Promise<Client>((resolve, reject) => {
       let presentedMismatch = false;
       const config: ConnectConfig = {
@@ -98,7 +103,7 @@ export class SshPool {
       client
         .once('ready', () => resolve(client))
         .once('error', (err: Error) => {
-          this.#connections.delete(key);
+          forget();
           if (presentedMismatch) {
             reject(
               new HostKeyMismatchError(
@@ -110,7 +115,7 @@ export class SshPool {
             reject(new SshConnectionError(`cannot connect to host ${host.name} (${host.address}:${host.port}): ${err.message}`));
           }
         })
-        .on('close', () => this.#connections.delete(key))
+        .on('close', forget)
         .connect(config);
     });
     this.#connections.set(key, { client, ready });
@@ -126,7 +131,7 @@ export class SshPool {
       // bash for pipefail; -e is the command's business.
       client.exec(`bash -c ${quoteArg(shell)}`, (err, stream) => {
         if (err) {
-          this.#connections.delete(this.#key(host));
+          if (this.#connections.get(this.#key(host))?.client === client) this.#connections.delete(this.#key(host));
           client.end();
           reject(new SshConnectionError(`cannot start a command on host ${host.name}: ${err.message}`));
           return;
