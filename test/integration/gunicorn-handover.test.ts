@@ -52,6 +52,10 @@ describe('gunicorn: a requirements change is a zero-downtime handover (real stac
         assertDeployed(r);
         console.log(`# ${from} → ${gitRef} under wrk: ${counts.requests} requests, ${counts.failed} failed (${counts.non2xx3xx} non-2xx/3xx, ${counts.socketErrors} socket errors), p99 ${counts.p99Ms} ms`);
         assert.equal(r.restartMode, 'restarted', 'a new venv needs a new master, not a HUP');
+        // The demo config's declared smoke checks (src/dev/stack.ts) ran on the real app, read-only.
+        const declared = r.smoke!.checks.filter((c) => ['database-answers', 'login-form-csrf', 'static-from-manifest', 'no-500-on-pages'].includes(c.name));
+        assert.deepEqual(declared.map((c) => [c.name, c.ok, !!c.writes]), [['database-answers', true, false], ['login-form-csrf', true, false], ['static-from-manifest', true, false], ['no-500-on-pages', true, false]], JSON.stringify(declared));
+        assert.match(declared[2]!.detail, /^2 files of staticfiles\.json served$/);
         assert.ok(counts.requests > 100, `the load ran (${counts.requests} requests)`);
         assert.deepEqual({ failed: counts.failed, non2xx3xx: counts.non2xx3xx, socketErrors: counts.socketErrors }, { failed: 0, non2xx3xx: 0, socketErrors: 0 }, `${gitRef}: ${JSON.stringify(counts)}`);
         assert.equal((await healthz(config, ENV)).release, gitRef);
