@@ -48,7 +48,7 @@ import { deploymentWindow as deploymentWindowImpl } from '../domain/windows';
 import { ProposalError } from '../domain/errors';
 import type { PolicyActivities } from '../contracts/policy';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from './deployment';
-import { createTrust, unexpectedInputFields } from './trust';
+import { claimedSigner, createTrust, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
 import {
   approveSignal,
   approveUpdate,
@@ -95,7 +95,6 @@ const commits = proxyActivities<Pick<PolicyActivities, 'resolveCommit'>>({
 
 const HOUR = 3_600_000;
 /** How many rejected attempts a change keeps in its state and writes to the audit log (a flood cannot grow either). */
-const MAX_KEPT_REJECTED = 20;
 const MAX_AUDITED_REJECTED = 100;
 
 /** The statement actions that may open a change: a proposal, a hotfix, or an incident's corrective patch. */
@@ -233,9 +232,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   const rejected = async (message: string, p: Problem, payload: unknown) => {
     const claimed = claimedSigner(payload);
     state.rejectedAttemptCount++;
-    const attempt = { message, code: p.code, reason: p.reason, at: iso(), ...(claimed ? { by: `${claimed} (unverified)` } : {}) };
-    state.rejectedAttempts.push(attempt);
-    if (state.rejectedAttempts.length > MAX_KEPT_REJECTED) state.rejectedAttempts.splice(0, state.rejectedAttempts.length - MAX_KEPT_REJECTED);
+    keepRejected(state.rejectedAttempts, { message, code: p.code, reason: p.reason, at: iso(), ...(claimed ? { by: `${claimed} (unverified)` } : {}) });
     refresh();
     if (state.rejectedAttemptCount <= MAX_AUDITED_REJECTED) {
       await record('rejected-attempt', 'unknown', { message, code: p.code, reason: p.reason, claimedSigner: claimed ?? null, count: state.rejectedAttemptCount });
@@ -246,15 +243,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   };
   /** What a human message is about: this change, at its commit, for this proposal. */
   const expectFor = (action: SignedActionName) => ({ actions: [action], commit: state.commit ?? null, proposalDigest: state.proposalDigest });
-  type Verified = { v: VerifiedStatement; x: Record<string, unknown> & { by: string } };
-  function verified(action: SignedActionName, payload: unknown): Verified | Problem {
-    if (!state.commit && action !== 'withdraw' && action !== 'reject') return { code: 'not-ready', reason: 'the change is still resolving its ref to a commit; try again in a moment' };
-    const v = trust.verify(payload, expectFor(action));
-    if (!('ok' in v)) return v;
-    if (!v.ok) return { code: v.code, reason: v.reason };
-    return { v, x: { ...v.statement.decision, by: v.signer } };
-  }
-  /** Both the Update and the Signal of one message: the same verification and check, the same effect. */
+  /** Both the Update and the Signal of one message (src/workflows/trust.ts): verified, then checked, then applied. */
   function both<T>(
     name: SignedActionName,
     update: UpdateDefinition<ChangeState, [SignedAction]>,
@@ -262,35 +251,21 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     problem: (x: T) => Problem | null,
     apply: (x: T, v: VerifiedStatement, payload: SignedAction) => Promise<void>,
   ): void {
-    const judge = (payload: unknown): Verified | Problem => {
-      const r = verified(name, payload);
-      if (!('v' in r)) return r;
-      const p = problem(r.x as unknown as T);
-      return p ?? r;
-    };
-    setHandler(
+    setSignedHandlers<ChangeState, T>(trust, {
+      name,
       update,
-      async (payload: SignedAction) => {
-        const r = judge(payload);
-        if (!('v' in r)) return state; // cannot happen after the validator; never throw from a handler
-        trust.spend(r.v);
-        await apply(r.x as unknown as T, r.v, payload);
-        return state;
+      signal,
+      judge: (payload) => {
+        if (!state.commit && name !== 'withdraw' && name !== 'reject') return { code: 'not-ready', reason: 'the change is still resolving its ref to a commit; try again in a moment' };
+        const v = trust.verify(payload, expectFor(name));
+        if (!('ok' in v)) return v;
+        if (!v.ok) return { code: v.code, reason: v.reason };
+        const x = { ...v.statement.decision, by: v.signer } as unknown as T;
+        return problem(x) ?? { x, v };
       },
-      { validator: (payload: SignedAction) => { const r = judge(payload); check('v' in r ? null : r); } },
-    );
-    setHandler(signal, async (payload: SignedAction) => {
-      try {
-        const r = judge(payload);
-        if (!('v' in r)) {
-          await rejected(name, r, payload);
-          return;
-        }
-        trust.spend(r.v);
-        await apply(r.x as unknown as T, r.v, payload);
-      } catch (err) {
-        log.error('signal handler failed', { name, error: (err as Error).message });
-      }
+      apply,
+      result: () => state,
+      rejected: (p, payload) => rejected(name, p, payload),
     });
   }
   const signedBy = (payload: SignedAction) => ({ statement: payload.statement, signature: payload.signature });
@@ -656,14 +631,3 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
 }
 
 
-/** The signer a payload claims, for the record of a rejected attempt (never trusted). */
-function claimedSigner(payload: unknown): string | undefined {
-  try {
-    const text = (payload as { statement?: unknown } | null)?.statement;
-    if (typeof text !== 'string' || text.length > 65_536) return undefined;
-    const signer = (JSON.parse(text) as { signer?: unknown }).signer;
-    return typeof signer === 'string' && /^[a-z][a-z0-9._-]{1,63}$/.test(signer) ? signer : undefined;
-  } catch {
-    return undefined;
-  }
-}

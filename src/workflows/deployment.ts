@@ -31,7 +31,7 @@ import { nextVersion } from '../domain/semver';
 import { gitRefProblem } from '../domain/gitref';
 import { mayDecide, type DecisionKind } from '../domain/policy';
 import type { SignedAction, SignedActionName } from '../domain/statement';
-import { createTrust, unexpectedInputFields } from './trust';
+import { createTrust, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
 import type { ChangeType } from '../domain/types';
 import { renderDeploymentDetails } from './deployment-details';
 import { acquireEnvironmentLock, type HeldLock } from './lock-client';
@@ -265,8 +265,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   };
   const reject = (message: string, reason: string) => {
     record.rejectedAttemptCount = (record.rejectedAttemptCount ?? 0) + 1;
-    record.rejectedAttempts.push({ message, reason, at: now() });
-    if (record.rejectedAttempts.length > 20) record.rejectedAttempts.splice(0, record.rejectedAttempts.length - 20);
+    keepRejected(record.rejectedAttempts, { message, reason, at: now() });
   };
   const applyDestructive = (a: Record<string, unknown>, by: string) => {
     destructiveApproval = { approver: by, backupConfirmed: true, rollbackPlan: String(a.rollbackPlan).trim() };
@@ -300,39 +299,23 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     problem: (d: Record<string, unknown>, by: string) => string | null,
     apply: (d: Record<string, unknown>, by: string) => void,
   ): void {
-    const judge = (payload: unknown) => {
-      const v = trust.verify(payload, { actions: [action], commit: record.commit ?? null });
-      if (!('ok' in v)) return { problem: v.reason };
-      if (!v.ok) return { problem: `${v.code}: ${v.reason}` };
-      const p = problem(v.statement.decision, v.signer);
-      return p ? { problem: p } : { v };
-    };
-    setHandler(update, async (payload) => {
-      const r = judge(payload);
-      if (r.v) {
-        trust.spend(r.v);
-        apply(r.v.statement.decision, r.v.signer);
-        await recordDecision(KINDS[action]!, r.v.signer, r.v.statement.decision, payload);
-      }
-      return record;
-    }, {
-      validator: (payload) => {
-        const r = judge(payload);
-        if (r.problem) throw ApplicationFailure.nonRetryable(r.problem, 'Rejected');
+    setSignedHandlers<DeploymentRecord, Record<string, unknown>>(trust, {
+      name: action,
+      update,
+      signal,
+      judge: (payload) => {
+        const v = trust.verify(payload, { actions: [action], commit: record.commit ?? null });
+        if (!('ok' in v)) return { code: 'Rejected', reason: v.reason };
+        if (!v.ok) return { code: 'Rejected', reason: `${v.code}: ${v.reason}` };
+        const p = problem(v.statement.decision, v.signer);
+        return p ? { code: 'Rejected', reason: p } : { x: v.statement.decision, v };
       },
-    });
-    setHandler(signal, async (payload) => {
-      try {
-        const r = judge(payload);
-        if (r.problem) reject(action, r.problem);
-        else if (r.v) {
-          trust.spend(r.v);
-          apply(r.v.statement.decision, r.v.signer);
-          await recordDecision(KINDS[action]!, r.v.signer, r.v.statement.decision, payload);
-        }
-      } catch (err) {
-        log.error('signal handler failed', { action, error: (err as Error).message });
-      }
+      apply: async (d, v, payload) => {
+        apply(d, v.signer);
+        await recordDecision(KINDS[action]!, v.signer, d, payload);
+      },
+      result: () => record,
+      rejected: (p) => reject(action, p.reason),
     });
   }
   setHandler(deploymentStatusQuery, () => record);

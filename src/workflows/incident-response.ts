@@ -29,7 +29,7 @@ import { classifyRisk } from '../domain/classification';
 import { parseProposal, proposalDigest } from '../domain/proposal';
 import { digestOf } from '../domain/canonical';
 import type { SignedAction, SignedActionName, VerifiedStatement } from '../domain/statement';
-import { createTrust, unexpectedInputFields } from './trust';
+import { createTrust, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
 import type { DeploymentRecord } from './deployment';
 import {
   INCIDENT_STEPS,
@@ -170,48 +170,32 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
   }
 
   // ---- messages -------------------------------------------------------------------------------------------
-  const check = (p: Problem | null) => {
-    if (p) throw ApplicationFailure.nonRetryable(p.reason, p.code);
-  };
   /**
    * Every incident action is a signed statement (DESIGN "Trust model"): `by` is the owner of the signing key in the
    * worker's policy, the other fields are the statement's decision. Refused Signals are kept as rejected attempts
    * (the last 20, with a count); handlers never throw.
    */
-  type Judged<T> = { x: T; v: VerifiedStatement; payload: SignedAction } | Problem;
   let rejectedCount = 0;
   function both<T>(name: string, action: SignedActionName, update: UpdateDefinition<IncidentState, [SignedAction]>, signal: SignalDefinition<[SignedAction]>, problem: (x: T, v: VerifiedStatement) => Problem | null, apply: (x: T, v: VerifiedStatement, payload: SignedAction) => Promise<void>): void {
-    const judge = (payload: SignedAction): Judged<T> => {
-      const v = trust.verify(payload, { actions: [action] });
-      if (!('ok' in v)) return v;
-      if (!v.ok) return { code: v.code, reason: v.reason };
-      const x = { ...v.statement.decision, by: v.signer } as unknown as T;
-      return problem(x, v) ?? { x, v, payload };
-    };
-    setHandler(update, async (payload: SignedAction) => {
-      const r = judge(payload);
-      if ('v' in r) {
-        trust.spend(r.v);
-        await apply(r.x, r.v, { statement: payload.statement, signature: payload.signature });
-      }
-      return state;
-    }, { validator: (payload: SignedAction) => { const r = judge(payload); check('v' in r ? null : r); } });
-    setHandler(signal, async (payload: SignedAction) => {
-      try {
-        const r = judge(payload);
-        if ('v' in r) {
-          trust.spend(r.v);
-          await apply(r.x, r.v, { statement: payload.statement, signature: payload.signature });
-          return;
-        }
+    setSignedHandlers<IncidentState, T>(trust, {
+      name,
+      update,
+      signal,
+      judge: (payload) => {
+        const v = trust.verify(payload, { actions: [action] });
+        if (!('ok' in v)) return v;
+        if (!v.ok) return { code: v.code, reason: v.reason };
+        const x = { ...v.statement.decision, by: v.signer } as unknown as T;
+        return problem(x, v) ?? { x, v };
+      },
+      apply,
+      result: () => state,
+      rejected: async (r) => {
         rejectedCount++;
-        state.rejectedAttempts.push({ message: name, code: r.code, reason: r.reason, at: iso() });
-        if (state.rejectedAttempts.length > 20) state.rejectedAttempts.splice(0, state.rejectedAttempts.length - 20);
+        keepRejected(state.rejectedAttempts, { message: name, code: r.code, reason: r.reason, at: iso() });
         refresh();
         if (rejectedCount <= 100) await record('rejected-attempt', 'unknown', { message: name, code: r.code, reason: r.reason, count: rejectedCount });
-      } catch (err) {
-        log.error('signal handler failed', { name, error: (err as Error).message });
-      }
+      },
     });
   }
   setHandler(incidentStatusQuery, () => state);

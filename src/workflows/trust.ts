@@ -2,7 +2,8 @@
 // start and again at every gate; the stricter of then and now applies), and every human action is a signed
 // statement verified here, deterministically, before it counts. Shared by changeLifecycle, deployment and
 // incidentResponse. No I/O: the policy activity is imported as a type.
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { LoadedPolicy, PolicyActivities } from '../contracts/policy';
 import { stricterPolicy, type PolicyConfig } from '../domain/policy';
 import {
@@ -10,6 +11,7 @@ import {
   spendNonce,
   verifySignedAction,
   type NonceBook,
+  type SignedAction,
   type SignedActionName,
   type StatementRefusal,
   type VerifiedStatement,
@@ -120,4 +122,81 @@ export function createTrust(subject: string, workflowId: string, restore?: { non
       return { digests: [...digests], nonces: [...book.nonces] };
     },
   };
+}
+
+// ---- signed messages --------------------------------------------------------------------------------------
+
+/** How many refused Signals a workflow keeps in its state (the rest are only counted), so no caller can grow it. */
+export const MAX_KEPT_REJECTED = 20;
+
+/** What a message's judge returns: the decision with its verified statement, or why it is refused. */
+export type Judged<T> = { x: T; v: VerifiedStatement } | TrustProblem;
+
+export interface SignedMessage<S, T> {
+  /** The message's name, for the log. */
+  name: string;
+  update: UpdateDefinition<S, [SignedAction]>;
+  signal: SignalDefinition<[SignedAction]>;
+  /** Verifies the statement and checks its decision against the workflow's state. Pure: runs in the validator. */
+  judge(payload: unknown): Judged<T>;
+  /** Applies an accepted decision; its nonce is already spent. */
+  apply(x: T, v: VerifiedStatement, payload: SignedAction): Promise<void> | void;
+  /** What the Update returns. */
+  result(): S;
+  /** Records a refused Signal (bounded by the workflow); an Update is refused by its validator instead. */
+  rejected(p: TrustProblem, payload: unknown): Promise<void> | void;
+}
+
+/**
+ * The Update and the Signal of one human message, with one path for both: the same verification and checks, the
+ * same effect, and each statement counts once. A refused Update reaches its caller from the validator, before
+ * anything is recorded; a refused Signal is recorded as a rejected attempt. Handlers never throw: a Signal handler
+ * that threw would fail the whole run.
+ */
+export function setSignedHandlers<S, T>(trust: Trust, m: SignedMessage<S, T>): void {
+  const accept = async (r: { x: T; v: VerifiedStatement }, payload: SignedAction) => {
+    trust.spend(r.v);
+    await m.apply(r.x, r.v, { statement: payload.statement, signature: payload.signature });
+  };
+  setHandler(
+    m.update,
+    async (payload: SignedAction) => {
+      const r = m.judge(payload);
+      if ('v' in r) await accept(r, payload); // a refusal cannot get past the validator; never throw here
+      return m.result();
+    },
+    {
+      validator: (payload: SignedAction) => {
+        const r = m.judge(payload);
+        if (!('v' in r)) throw ApplicationFailure.nonRetryable(r.reason, r.code);
+      },
+    },
+  );
+  setHandler(m.signal, async (payload: SignedAction) => {
+    try {
+      const r = m.judge(payload);
+      if ('v' in r) await accept(r, payload);
+      else await m.rejected(r, payload);
+    } catch (err) {
+      log.error('signal handler failed', { name: m.name, error: (err as Error).message });
+    }
+  });
+}
+
+/** Keeps a refused attempt: the last MAX_KEPT_REJECTED of them (the workflow keeps the count). */
+export function keepRejected<A>(kept: A[], attempt: A): void {
+  kept.push(attempt);
+  if (kept.length > MAX_KEPT_REJECTED) kept.splice(0, kept.length - MAX_KEPT_REJECTED);
+}
+
+/** The signer a payload claims, for the record of a rejected attempt (never trusted). */
+export function claimedSigner(payload: unknown): string | undefined {
+  try {
+    const text = (payload as { statement?: unknown } | null)?.statement;
+    if (typeof text !== 'string' || text.length > 65_536) return undefined;
+    const signer = (JSON.parse(text) as { signer?: unknown }).signer;
+    return typeof signer === 'string' && /^[a-z][a-z0-9._-]{1,63}$/.test(signer) ? signer : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,6 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { StewardConfig } from '../../src/config/schema';
 import type { ChangeType } from '../../src/domain/types';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../../src/workflows/deployment';
+import { lockWorkflowId } from '../../src/workflows/environment-lock';
+import { recordingHistories, saveHistory } from './histories';
 
 let counter = 0;
 
@@ -26,9 +28,16 @@ export async function startDeployment(client: Client, config: StewardConfig, inp
   });
 }
 
-export async function deploy(client: Client, config: StewardConfig, input: DeploymentInput): Promise<DeploymentRecord> {
+/** Runs a deployment to its end; `recordAs` names its history for the replay test (when recording, see histories.ts). */
+export async function deploy(client: Client, config: StewardConfig, input: DeploymentInput, recordAs?: string): Promise<DeploymentRecord> {
   const handle = await startDeployment(client, config, input);
-  return (await handle.result()) as DeploymentRecord;
+  const record = (await handle.result()) as DeploymentRecord;
+  if (recordAs && recordingHistories()) {
+    saveHistory('deployment', recordAs, await handle.fetchHistory());
+    // The environment's lock, as it stands after this deployment (a lock never ends: a partial history replays too).
+    saveHistory('environmentLock', `${input.environment}-after-${recordAs}`, await client.workflow.getHandle(lockWorkflowId(input.environment, config.temporal.taskQueue)).fetchHistory());
+  }
+  return record;
 }
 
 export async function healthz(config: StewardConfig, environment: string): Promise<{ release: string; release_dir: string; version: string }> {

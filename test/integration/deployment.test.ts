@@ -16,6 +16,7 @@ import type { StewardConfig } from '../../src/config/schema';
 import type { DeploymentRecord } from '../../src/workflows/deployment';
 import { deploy, deployInput, healthz, startDeployment } from '../helpers/deploy';
 import { resetHostDatabase } from '../helpers/reset';
+import { saveHistory } from '../helpers/histories';
 import { devConfig, withWorkerAndClient } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -58,7 +59,7 @@ describe('deployment on production (real stack)', () => {
 
   it('deploys a release cleanly: verified backup, migrations, switch, smoke, tag', async () => {
     await withWorkerAndClient(config, async (client) => {
-      const r = await deploy(client, config, deployInput({ gitRef: 'r03-additive-migration', environment: 'production' }));
+      const r = await deploy(client, config, deployInput({ gitRef: 'r03-additive-migration', environment: 'production' }), 'production-clean');
       assertDeployed(r);
       assert.equal((await healthz(config, 'production')).release, 'r03-additive-migration');
       assert.equal((await healthz(config, 'production')).release_dir, r.releaseId);
@@ -82,7 +83,7 @@ describe('deployment on production (real stack)', () => {
   it('rolls back by itself when the smoke test fails, and the previous release serves', async () => {
     await withWorkerAndClient(config, async (client) => {
       const before = await healthz(config, 'production');
-      const r = await deploy(client, config, deployInput({ gitRef: 'r04-smoke-fails', environment: 'production' }));
+      const r = await deploy(client, config, deployInput({ gitRef: 'r04-smoke-fails', environment: 'production' }), 'production-smoke-rolled-back');
       assert.equal(r.status, 'rolled-back', r.reason);
       assert.match(r.reason ?? '', /smoke tests failed( on production-1)?: dashboard/);
       assert.equal(r.rollback?.smokeAfter?.ok, true);
@@ -108,6 +109,7 @@ describe('deployment on production (real stack)', () => {
       await handle.executeUpdate('completeManualStep', { args: [await signForDeployment(handle, 'erin', 'completeManualStep', { step: 'reverse smoke deposit', note: 'reversed by journal' })] });
       await handle.executeUpdate('completeManualStep', { args: [await signForDeployment(handle, 'erin', 'completeManualStep', { step: 'all-done' })] });
       const r = (await handle.result()) as DeploymentRecord;
+      saveHistory('deployment', 'staging-irreversible-restored', await handle.fetchHistory());
       assert.equal(r.status, 'rolled-back', JSON.stringify(r.rollback?.failedCompensations));
       assert.equal(r.rollback?.incidentRequired, true);
       assert.deepEqual(r.rollback?.manualSteps.map((s) => s.step), ['reverse smoke deposit', 'all-done']);
@@ -206,6 +208,7 @@ describe('deployment on staging: destructive and irreversible migrations (real s
       assert.ok(waiting.migrations?.planned.some((m) => m.irreversible), JSON.stringify(waiting.migrations));
       await handle.executeUpdate('decideRestore', { args: [await signForDeployment(handle, 'grace', 'decideRestore', { restore: true, reason: 'irreversible data change; restore the verified backup' })] });
       const r = (await handle.result()) as DeploymentRecord;
+      saveHistory('deployment', 'staging-irreversible-restored', await handle.fetchHistory());
       assert.equal(r.status, 'rolled-back', JSON.stringify(r.rollback?.failedCompensations));
       assert.ok(r.rollback?.done.some((d) => d.action.startsWith('restore') && d.ok));
       const state = await onHost(config, 'staging', [`${staging.app.deployRoot}/current/.venv/bin/python`, `${staging.app.deployRoot}/current/manage.py`, 'showmigrations', 'banking']);
@@ -241,6 +244,7 @@ describe('deployment on staging: destructive and irreversible migrations (real s
       await handle.signal('approveDestructiveMigration', { approver: 42 } as never);
       await handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'grace', 'approveDestructiveMigration', { backupConfirmed: true, rollbackPlan: 'reverse migration re-adds legacy_reference; restore backup if data is needed' })] });
       const r = (await handle.result()) as DeploymentRecord;
+      saveHistory('deployment', 'staging-destructive-approved', await handle.fetchHistory());
       assertDeployed(r);
       assert.equal(r.destructiveApproval?.approver, 'grace');
       assert.equal(r.rejectedAttempts.length, 1, 'the malformed signal is recorded, not applied');

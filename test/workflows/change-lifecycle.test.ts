@@ -1,11 +1,9 @@
 // changeLifecycle against a real local Temporal (TestWorkflowEnvironment.createLocal with the built temporal
 // binary), mocked activities and a fake `deployment` child. No time skipping: short real waits.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { saveHistory } from '../helpers/histories';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { temporal } from '@temporalio/proto';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { defaultPolicy, parseProposal, REVIEW_CHECKLIST, type PolicyConfig } from '../../src/domain';
@@ -179,7 +177,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     assert.equal(new Set(ids).size, ids.length, 'audit event ids are unique');
     const desc = await h.describe();
     assert.equal(desc.typedSearchAttributes.get({ name: 'ChangePhase', type: 'KEYWORD' } as never), 'completed');
-    saveHistory('low-completed', await h.fetchHistory());
+    saveHistory('changeLifecycle', 'low-completed', await h.fetchHistory());
   });
 
   it('refuses self-approval and a wrong role at once, with the reason', async () => {
@@ -238,7 +236,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     assert.ok(audit.some((e) => e.subject === s.changeId && e.kind === 'rejected-attempt'));
     await h.signal('approve', await signed(h, 'carol', 'approve'));
     assert.equal(((await h.result()) as ChangeState).phase, 'completed');
-    saveHistory('invalid-signal', await h.fetchHistory());
+    saveHistory('changeLifecycle', 'invalid-signal', await h.fetchHistory());
   });
 
   it('waits for a production window that opens a few seconds later, then deploys', async () => {
@@ -290,7 +288,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     const s = (await h.result()) as ChangeState;
     assert.equal(s.phase, 'completed');
     assert.match(reports.get(s.changeId)!, /Issues encountered: none/);
-    saveHistory('high-post-deployment-review', await h.fetchHistory());
+    saveHistory('changeLifecycle', 'high-post-deployment-review', await h.fetchHistory());
   });
 
   describe('trust: the worker owns the policy, the signature is the identity', () => {
@@ -410,16 +408,3 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     assert.equal(s.deployments[0]!.status, 'rolled-back');
   });
 });
-
-/**
- * Recorded histories are fixtures for the replay test: they are written only when asked
- * (STEWARD_RECORD_HISTORIES=1), so an ordinary test run never rewrites tracked files.
- */
-function saveHistory(name: string, history: temporal.api.history.v1.IHistory): void {
-  if (process.env.STEWARD_RECORD_HISTORIES !== '1') return;
-  const dir = path.join(__dirname, '..', 'replay', 'histories');
-  mkdirSync(dir, { recursive: true });
-  // protobuf's own plain-object form (bytes as base64, 64-bit ints as strings, enums by name)
-  const obj = temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, { longs: String, enums: String, bytes: String });
-  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(obj));
-}

@@ -1,6 +1,7 @@
 // incidentResponse against a real local Temporal (TestWorkflowEnvironment.createLocal with the built temporal
 // binary), mocked activities, the real workflow bundle (a proposed hotfix starts the real changeLifecycle child).
 import assert from 'node:assert/strict';
+import { saveHistory } from '../helpers/histories';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -231,6 +232,7 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
     assert.match(await updateError(act(h, 'closeIncident', { by: 'bob', summary: 'done' })), /holds none of the roles/);
     await act(h, 'closeIncident', { by: 'erin', summary: 'hotfix deployed, balances restored' });
     const done = (await h.result()) as IncidentState;
+    saveHistory('incidentResponse', 'high-restore-closed', await h.fetchHistory());
     assert.equal(done.step, 'closed');
     assert.equal(done.frozen, false);
     assert.ok(calls.some((c) => c.name === 'setModuleFrozen' && (c.args.actor as string).includes(id) && c.args.frozen === false));
@@ -296,6 +298,7 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
     assert.equal(s.patches[0]!.started, true);
     await act(h, 'closeIncident', { by: 'ivan', summary: 'hotfix deployed' });
     const done = (await h.result()) as IncidentState;
+    saveHistory('incidentResponse', 'critical-hotfix', await h.fetchHistory());
     assert.equal(done.step, 'closed');
     assert.equal(done.maintenance, false);
     // The hotfix child outlives the incident (ABANDON) and waits for its review.
