@@ -25,7 +25,7 @@ export function haveWrk(): boolean {
 }
 
 /** Starts load; `stop()` ends it (or it ends after maxSeconds) and resolves with the counts. */
-function startLoad(url: string, maxSeconds: number): { stop: () => void; done: Promise<LoadResult> } {
+export function startLoad(url: string, maxSeconds: number): { stop: () => void; done: Promise<LoadResult> } {
   if (haveWrk()) {
     const t0 = performance.now();
     const child = spawn('wrk', ['-t1', `-c${CONCURRENCY}`, `-d${maxSeconds}s`, '--latency', '--timeout', '5s', '-H', 'Connection: close', url], { stdio: ['ignore', 'pipe', 'pipe'] });

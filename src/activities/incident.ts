@@ -23,9 +23,12 @@ import {
   verifyEvidence,
   writeStagedFile,
 } from '../commands/incident';
+import { hookCommand } from '../commands/hooks';
+import { appRelease } from '../commands/python';
 import { releasePaths } from '../commands/release';
 import { cmd } from '../commands/shell';
 import type { StewardConfig } from '../config/schema';
+import { hookLimits } from '../contracts/fleet';
 import { parsePolicyConfig, type PolicyConfig } from '../domain/policy';
 import type { DeploymentRecord } from '../workflows/deployment';
 import type { EvidenceRecord, IncidentState } from '../workflows/incident-api';
@@ -122,9 +125,22 @@ export function createIncidentActivities(deps: IncidentDeps) {
       }
     },
 
-    /** Switches a module flag on the live release; returns the flags as the app reports them afterwards. */
-    async setModuleFrozen(input: { environment: string; module: string; frozen: boolean; reason: string; actor: string }): Promise<{ flags: FlagRow[] }> {
+    /**
+     * Switches a module flag on the live release through the app contract's moduleFreeze hook: the demo's
+     * feature_flag command (then the flags as the app reports them afterwards), the configured freeze/unfreeze
+     * command, or, for an app that declares it absent, nothing, with `limit` saying what the playbook cannot do.
+     */
+    async setModuleFrozen(input: { environment: string; module: string; frozen: boolean; reason: string; actor: string }): Promise<{ flags: FlagRow[]; limit?: string }> {
       const h = onHost(deps, input.environment);
+      const hook = h.env.app.hooks.moduleFreeze;
+      if (hook === 'absent') {
+        return { flags: [], limit: `${hookLimits(['moduleFreeze'])[0]}: ${input.frozen ? 'disable' : 'enable'} ${input.module} by hand on ${input.environment} and record it here` };
+      }
+      if (hook !== 'builtin') {
+        // The configured command, run in the live release; its exit code is the answer (it has no flag list).
+        await h.run(hookCommand(input.frozen ? hook.freeze : hook.unfreeze, { module: input.module }, appRelease(h.env.app, currentDir(h.env.app.deployRoot)).dir));
+        return { flags: [{ name: input.module, enabled: !input.frozen, reason: input.reason }] };
+      }
       const r = await h.run(setModuleFlag(h.env.app.deployRoot, input.module, !input.frozen, input.reason, input.actor), { allowFailure: true });
       if (r.exitCode !== 0) {
         const msg = `${r.stderr}\n${r.stdout}`.trim().split('\n').slice(-3).join(' ');
@@ -138,17 +154,28 @@ export function createIncidentActivities(deps: IncidentDeps) {
       return { flags };
     },
 
-    async setMaintenance(input: { environment: string; on: boolean; reason: string; actor: string }): Promise<{ maintenance: boolean }> {
+    /** Maintenance mode through the app contract's maintenance hook (the demo's command, on/off commands, or absent). */
+    async setMaintenance(input: { environment: string; on: boolean; reason: string; actor: string }): Promise<{ maintenance: boolean; limit?: string }> {
       const h = onHost(deps, input.environment);
+      const hook = h.env.app.hooks.maintenance;
+      if (hook === 'absent') return { maintenance: false, limit: hookLimits(['maintenance'])[0] };
+      if (hook !== 'builtin') {
+        await h.run(hookCommand(input.on ? hook.on : hook.off, {}, appRelease(h.env.app, currentDir(h.env.app.deployRoot)).dir));
+        return { maintenance: input.on };
+      }
       const r = await h.run(setMaintenanceMode(h.env.app.deployRoot, input.on, input.reason, input.actor));
       const on = /"maintenance":\s*true/.test(r.stdout);
       if (on !== input.on) throw new Error(`maintenance ${input.on ? 'on' : 'off'} did not take: ${r.stdout.trim()}`);
       return { maintenance: on };
     },
 
-    /** Module flags that are off on a release (a frozen module): the smoke test checks the freeze holds instead. */
+    /**
+     * Module flags that are off on a release (a frozen module): the smoke test checks the freeze holds instead.
+     * Only the built-in hook can list flags; a command or absent hook has none to report.
+     */
     async listDisabledModules(input: { environment: string; releaseId?: string }): Promise<string[]> {
       const h = onHost(deps, input.environment);
+      if (h.env.app.hooks.moduleFreeze !== 'builtin') return [];
       const dir = input.releaseId ? releasePaths(h.env.app.deployRoot, input.releaseId).release : currentDir(h.env.app.deployRoot);
       const r = await h.run(listFlags(dir), { allowFailure: true });
       if (r.exitCode !== 0) return [];
@@ -256,6 +283,7 @@ export function renderIncidentReport(s: IncidentState): string {
     '|---|---|---|---|---|---|',
   ];
   for (const st of s.steps) lines.push(`| ${st.name} | ${st.status} | ${st.by ?? '—'} | ${st.startedAt ?? '—'} | ${st.finishedAt ?? '—'} | ${cell(st.detail)} |`);
+  if (s.limits?.length) lines.push('', '## What the playbook could not do for this app', '', ...s.limits.map((l) => `- ${l}`));
   lines.push('', '## Evidence', '');
   if (s.evidence) lines.push(`- Archive: ${s.evidence.archive} (${s.evidence.sizeBytes} bytes)`, `- sha256: ${s.evidence.sha256} (${s.evidence.sha256File})`, `- Files: ${s.evidence.files.join(', ')}`);
   else lines.push('- none');

@@ -112,6 +112,7 @@ export function describeIncident(s: IncidentState, url?: string): string {
     `  step ${s.step} — waiting for ${s.waitingFor}`,
     ...s.steps.map((x) => `  [${x.status === 'done' || x.status === 'skipped' ? 'x' : x.status === 'failed' ? '!' : ' '}] ${STEP_TITLES[x.name]}: ${x.status}${x.by ? ` by ${x.by}` : ''}${x.finishedAt ? ` at ${x.finishedAt}` : ''}${x.detail ? ` — ${x.detail}` : ''}`),
   ];
+  for (const l of s.limits ?? []) lines.push(`  cannot: ${l}`);
   if (s.restoreVotes.length && !s.restoreDecision) lines.push(`  restore votes: ${s.restoreVotes.map((v) => `${v.by} ${v.restore ? 'restore' : 'no restore'}`).join(', ')} (a second, distinct decider must agree)`);
   for (const p of s.patches) lines.push(`  patch ${p.changeId}: ${p.deployedAt ? `deployed ${p.releaseVersion ?? ''}` : p.outcome ?? p.phase ?? 'starting'}`);
   if (s.rejectedAttempts.length) lines.push(`  rejected attempts: ${s.rejectedAttempts.map((a) => `${a.message} by ${a.by ?? '?'}: ${a.reason}`).join(' | ')}`);

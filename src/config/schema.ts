@@ -32,12 +32,96 @@ export const hostSchema = z.strictObject({
   baseUrl: z.string().url().optional(),
 });
 
-export const smokeCheckSchema = z.strictObject({
+// ---- smoke checks (playbook §9) declared in the config: src/activities/http/smoke-checks.ts runs them --------
+
+const checkPath = z.string().regex(/^\/[A-Za-z0-9._~\/?=&%:+,-]*$/, 'a URL path starting with "/"');
+const checkBase = {
   name,
-  path: z.string().regex(/^\/[A-Za-z0-9._~\/?=&%-]*$/, 'a URL path starting with "/"'),
+  /**
+   * The check writes to the app (a POST: a deposit, a posting). Outside staging it runs only where the environment
+   * allows writes (app.smokeWrites: smoke-tenant) and is marked "writes" in the deployment record.
+   */
+  writes: z.boolean().optional(),
+};
+/** GET a page: its status, and text it must contain. The default kind, so `{name, path}` is a page check. */
+const pageCheck = z.strictObject({
+  ...checkBase,
+  kind: z.literal('page').default('page'),
+  path: checkPath,
   expectStatus: z.number().int().min(100).max(599).default(200),
-  expectText: z.string().optional(),
+  expectText: z.string().min(1).optional(),
 });
+const jsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+/** GET a JSON answer and compare one field (a dotted path, array indexes as numbers) with the expected value. */
+const jsonCheck = z.strictObject({
+  ...checkBase,
+  kind: z.literal('json'),
+  path: checkPath,
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  field: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'a dotted path into the JSON answer, e.g. db or data.items.0.status'),
+  equals: jsonScalar,
+});
+/**
+ * A form login with Django's CSRF handshake: GET the form (the csrftoken cookie), POST the credentials with
+ * csrfmiddlewaretoken; a redirect away from the login page is a success. Later checks run in that session.
+ */
+const loginCheck = z.strictObject({
+  ...checkBase,
+  kind: z.literal('login'),
+  path: checkPath.default('/login/'),
+  username: z.string().min(1).max(150),
+  password: secretRefSchema,
+  usernameField: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/).default('username'),
+  passwordField: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/).default('password'),
+});
+/** Files of the collectstatic manifest (staticfiles.json) must be served under their hashed names. */
+const staticCheck = z.strictObject({
+  ...checkBase,
+  kind: z.literal('static'),
+  staticUrl: checkPath.default('/static/'),
+  /** Where the manifest is served, relative to staticUrl. */
+  manifest: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'a file name under staticUrl, e.g. staticfiles.json')
+    .refine((f) => !f.split('/').includes('..'), 'must not contain ".."')
+    .default('staticfiles.json'),
+  /** Source names to fetch (keys of the manifest's "paths"); none listed: the first `max` entries. */
+  files: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._@+-]+(\/[A-Za-z0-9._@+-]+)*$/, 'a static file name as collectstatic lists it, e.g. css/app.css')
+        .refine((f) => !f.split('/').includes('..'), 'a static file name as collectstatic lists it, without ".."'),
+    )
+    .optional(),
+  max: z.number().int().min(1).max(500).default(20),
+});
+/** "No 500 on these pages": every path answers below 500. */
+const noServerErrorsCheck = z.strictObject({
+  ...checkBase,
+  kind: z.literal('no-server-errors'),
+  paths: z.array(checkPath).min(1, 'list the pages that must not answer 5xx'),
+});
+/** A form POST (always a writing check): GET the form for the CSRF token, POST the fields, expect the status. */
+const formCheck = z.strictObject({
+  ...checkBase,
+  kind: z.literal('form'),
+  path: checkPath,
+  fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'a form field name'), z.union([z.string().max(1000), z.array(z.string().max(1000))])),
+  expectStatus: z.number().int().min(100).max(599).default(302),
+  /** The redirect must start with this path (e.g. /deposits/). */
+  expectLocation: checkPath.optional(),
+});
+
+const checkKinds = ['page', 'json', 'login', 'static', 'no-server-errors', 'form'] as const;
+export const smokeCheckSchema = z.preprocess(
+  // A check without a kind is a page check (the config's older form); an unknown kind is named, with the choices.
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: 'page' } : v),
+  z.discriminatedUnion('kind', [pageCheck, jsonCheck, loginCheck, staticCheck, noServerErrorsCheck, formCheck], {
+    error: (iss) => (iss.code === 'invalid_union' ? `kind must be one of ${checkKinds.join(', ')}` : undefined),
+  }),
+);
+export type SmokeCheckConfig = z.infer<typeof smokeCheckSchema>;
 
 // ---- the app contract: how Steward runs, checks and controls the app (docs/app-contract.md) ----------------
 

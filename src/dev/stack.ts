@@ -175,6 +175,13 @@ export function renderDevConfig(
         smokeUsers: { tenant: 'smoke', maker: 'smoke-maker', checker: 'smoke-checker', password: { file: info.passwordFile } },
         // The demo's production smoke posts in its dedicated smoke tenant (the invariant check needs a posting).
         smokeWrites: 'smoke-tenant',
+        // Declared checks (app.smokeChecks) beside the built-in checklist: what any app's config can say.
+        smokeChecks: [
+          { name: 'database-answers', kind: 'json', path: '/healthz', field: 'db', equals: 'ok' },
+          { name: 'login-form-csrf', kind: 'login', path: '/login/', username: 'smoke-maker', password: { file: info.passwordFile } },
+          { name: 'static-from-manifest', kind: 'static', max: 10 },
+          { name: 'no-500-on-pages', kind: 'no-server-errors', paths: ['/dashboard/', '/loans/', '/deposits/', '/journal/', '/reports/trial-balance/'] },
+        ],
       },
       database: { name: HOST_DATABASES[name], url: { file: info.dbUrlFile }, backupDir: h.backupDir },
       evidenceDir: h.evidenceDir,

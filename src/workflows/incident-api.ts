@@ -157,6 +157,8 @@ export interface IncidentState {
   steps: IncidentStep[];
   frozen: boolean;
   maintenance: boolean;
+  /** What the playbook could not do for this app (hooks its contract declares absent): said, never skipped. */
+  limits?: string[];
   evidence?: EvidenceRecord;
   scope?: ScopeInput & { at: string };
   scopeHistory: (ScopeInput & { at: string })[];

@@ -389,7 +389,7 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
   await waitFor(() => state.closure !== undefined, 'the closure');
   begin('unfreeze', 'running', `unfreezing ${input.affectedModule}`);
   try {
-    await host.setModuleFrozen.executeWithOptions({ summary: `unfreeze ${input.affectedModule} on ${input.environment}` }, [
+    const unfrozen = await host.setModuleFrozen.executeWithOptions({ summary: `unfreeze ${input.affectedModule} on ${input.environment}` }, [
       { environment: input.environment, module: input.affectedModule, frozen: false, reason: `incident ${input.incidentId} closed: ${state.closure!.summary}`.slice(0, 200), actor },
     ]);
     state.frozen = false;
@@ -397,7 +397,8 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
       await host.setMaintenance.executeWithOptions({ summary: 'maintenance off' }, [{ environment: input.environment, on: false, reason: `incident ${input.incidentId} closed`, actor }]);
       state.maintenance = false;
     }
-    await end('unfreeze', 'done', state.closure!.by, `${input.affectedModule} on again after ${deployedPatch.changeId}`);
+    if (unfrozen.limit) noteLimit(unfrozen.limit);
+    await end('unfreeze', 'done', state.closure!.by, unfrozen.limit ? `not done by Steward: ${unfrozen.limit}` : `${input.affectedModule} on again after ${deployedPatch.changeId}`);
   } catch (err) {
     await end('unfreeze', 'failed', state.closure!.by, failureMessage(err));
   }
@@ -419,17 +420,26 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
   await condition(allHandlersFinished);
   return state;
 
+  function noteLimit(limit: string): void {
+    state.limits = [...new Set([...(state.limits ?? []), limit])];
+  }
+
   async function freeze(reason: string, stepName: IncidentStepName): Promise<void> {
     try {
-      await host.setModuleFrozen.executeWithOptions({ summary: `freeze ${input.affectedModule} on ${input.environment} (flag off)` }, [
+      const f = await host.setModuleFrozen.executeWithOptions({ summary: `freeze ${input.affectedModule} on ${input.environment} (flag off)` }, [
         { environment: input.environment, module: input.affectedModule, frozen: true, reason, actor },
       ]);
-      state.frozen = true;
+      // An app whose contract declares a hook absent: the step says what could not be done (never silent).
+      if (f.limit) noteLimit(f.limit);
+      state.frozen = !f.limit;
+      let maintenanceLimit: string | undefined;
       if (input.severity === 'critical') {
-        await host.setMaintenance.executeWithOptions({ summary: `maintenance mode on ${input.environment} (critical incident)` }, [{ environment: input.environment, on: true, reason, actor }]);
-        state.maintenance = true;
+        const m = await host.setMaintenance.executeWithOptions({ summary: `maintenance mode on ${input.environment} (critical incident)` }, [{ environment: input.environment, on: true, reason, actor }]);
+        if (m.limit) noteLimit((maintenanceLimit = m.limit));
+        state.maintenance = m.maintenance;
       }
-      if (stepName === 'freeze') await end('freeze', 'done', 'steward', `${input.affectedModule} off${state.maintenance ? ', maintenance mode on' : ''} on ${input.environment}`);
+      if (stepName === 'freeze' && f.limit) await end('freeze', 'failed', 'steward', [f.limit, maintenanceLimit].filter(Boolean).join('; '));
+      else if (stepName === 'freeze') await end('freeze', 'done', 'steward', `${input.affectedModule} off${state.maintenance ? ', maintenance mode on' : ''} on ${input.environment}${maintenanceLimit ? ` (${maintenanceLimit})` : ''}`);
       else await record('incident-step', 'steward', { step: stepName, message: `${input.affectedModule} frozen again${state.maintenance ? ', maintenance on' : ''}` });
     } catch (err) {
       // Recorded and visible; the response goes on (people see the failed freeze in the checklist).

@@ -189,7 +189,7 @@ describe('deployment on staging: destructive and irreversible migrations (real s
   // A worker whose staging smoke checks include one only r03 passes: the new release fails its smoke after an
   // irreversible migration ran, and the previous release (r03) is green again after the rollback.
   const failing = devConfig('deploy-staging-failing');
-  failing.environments.staging!.app.smokeChecks = [{ name: 'serves r03 only', path: '/healthz', expectStatus: 200, expectText: 'r03-additive-migration' }];
+  failing.environments.staging!.app.smokeChecks = [{ name: 'serves r03 only', kind: 'page', path: '/healthz', expectStatus: 200, expectText: 'r03-additive-migration' }];
 
   before(async () => {
     await resetHostDatabase('staging');

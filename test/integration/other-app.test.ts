@@ -159,7 +159,12 @@ describe('an app that is not the demo, deployed from config alone (real stack)',
         baseUrl,
         health: { path: '/status/', releaseField: 'release' },
         smokeChecklist: 'none',
-        smokeChecks: [{ name: 'ledger-lines', path: '/lines/', expectStatus: 200, expectText: '"lines"' }],
+        // The §9 checklist as this app's config declares it: a page, a JSON field, no 5xx on its pages.
+        smokeChecks: [
+          { name: 'ledger-lines', path: '/lines/', expectStatus: 200, expectText: '"lines"' },
+          { name: 'status-ok', kind: 'json', path: '/status/', field: 'status', equals: 'ok' },
+          { name: 'no-500', kind: 'no-server-errors', paths: ['/status/', '/lines/'] },
+        ],
         hooks: {
           restart: { strategy: 'command', reload: [path.join(supervisorVenv, 'bin', 'supervisorctl'), '-c', conf, 'restart', 'ledger'] },
           maintenance: 'absent',
@@ -182,6 +187,12 @@ describe('an app that is not the demo, deployed from config alone (real stack)',
       const input = (gitRef: string) => ({ ...deployInput({ gitRef, environment: 'ledger' }), tagRelease: false, stagingChecks: false });
       const v1 = await deploy(client, config, input('v1'));
       assert.equal(v1.status, 'deployed', `${v1.reason} ${JSON.stringify(v1.steps.filter((s) => s.outcome === 'failed'))}`);
+      assert.deepEqual(v1.smoke?.checks.map((c) => [c.name, c.ok, c.detail]), [
+        ['health', true, v1.smoke!.checks[0]!.detail],
+        ['ledger-lines', true, v1.smoke!.checks[1]!.detail],
+        ['status-ok', true, 'status = "ok"'],
+        ['no-500', true, '2 pages without a server error'],
+      ]);
       assert.deepEqual(v1.invariants?.after, { sql: { balanced_per_tenant: 'holds' } });
       assert.equal(v1.limits?.length, 2, 'maintenance and module freeze are declared absent and said so');
       assert.match(v1.limits!.join(' '), /cannot disable the feature/);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { judgeInvariant } from '../../src/activities/deployment/database';
 import { parseCsv, readOnlyQuery } from '../../src/commands/database';
+import * as g from '../../src/commands/gunicorn';
 import { hookCommand } from '../../src/commands/hooks';
 import { appRelease, manage, migrate } from '../../src/commands/python';
 import { toShell } from '../../src/commands/shell';
@@ -97,5 +98,34 @@ describe('app contract: commands', () => {
     assert.equal(judgeInvariant(q({ column: 'diff', equals: '0.00' }), [{ diff: '0.00' }, { diff: '0.00' }]), 'holds');
     assert.match(judgeInvariant(q({ column: 'diff', equals: '0.00' }), [{ diff: '0.00' }, { diff: '-0.45' }]), /1 row\(s\) where diff ≠ 0.00/);
     assert.match(judgeInvariant(q({ column: 'nope', equals: '0' }), [{ diff: '0' }]), /no column nope/);
+  });
+});
+
+describe('gunicorn restart strategy: the zero-downtime handover commands', () => {
+  it('starts the master with Steward\'s handover config, which loads the app\'s own gunicorn.conf.py', () => {
+    const start = g.startGunicorn({ deployRoot: '/srv/app', bind: '127.0.0.1:8000', wsgi: 'bankapp.wsgi:application', workers: 2, venv: '/srv/app/venvs/abc' });
+    assert.equal(start.kind, 'argv');
+    const argv = (start as { argv: readonly string[] }).argv;
+    assert.deepEqual(argv.slice(0, 6), ['/srv/app/current/.venv/bin/gunicorn', 'bankapp.wsgi:application', '--config', '/srv/app/shared/steward-gunicorn.conf.py', '--chdir', '/srv/app/current']);
+    assert.match(g.HANDOVER_CONFIG_TEXT, /def pre_exec\(server\):/);
+    assert.match(g.HANDOVER_CONFIG_TEXT, /exec\(compile\(_steward_f\.read\(\), _steward_app_conf, "exec"\)\)/, "the app's own config still applies");
+    assert.match(g.HANDOVER_CONFIG_TEXT, /server\.START_CTX\[0\] = python/, 'the re-exec runs the new venv interpreter, not sys.executable');
+    assert.match(g.HANDOVER_CONFIG_TEXT, /env_orig\["STEWARD_VENV"\] = venv/);
+  });
+  it('hands over with USR2, waits for the new master\'s workers, retires the old one with TERM (graceful), never QUIT', () => {
+    const re = (g.reexecMaster(4242, '/srv/app', 3) as { argv: readonly string[] }).argv;
+    assert.deepEqual(re.slice(0, 2), ['sh', '-c']);
+    assert.deepEqual(re.slice(3), ['gunicorn-reexec', '4242', '/srv/app/shared/gunicorn.pid', '3', '60']);
+    assert.match(re[2]!, /kill -USR2 "\$old"/);
+    assert.match(re[2]!, /echo "\$old" > "\$pidf"/, 'a failed new master gives the pid file back');
+    const retire = (g.retireMaster(4242, 5151, '/srv/app') as { argv: readonly string[] }).argv;
+    assert.match(retire[2]!, /kill -TERM "\$1"/);
+    assert.doesNotMatch(retire[2]!, /QUIT/, "QUIT is Gunicorn's quick stop: it would drop requests in flight");
+    assert.deepEqual(retire.slice(3), ['gunicorn-retire', '4242', '5151', '/srv/app/shared/gunicorn.pid']);
+    assert.throws(() => g.reexecMaster(1, '/srv/app', 2), /not a process/);
+    assert.throws(() => g.retireMaster(4242, Number.NaN, '/srv/app'), /not a process/);
+    assert.throws(() => g.reexecMaster(4242, '/srv/app', 0), /not a count/);
+    const write = (g.writeHandoverConfig('/srv/app') as { argv: readonly string[] }).argv;
+    assert.deepEqual(write.slice(3), ['write-gunicorn-config', g.HANDOVER_CONFIG_TEXT, '/srv/app/shared/steward-gunicorn.conf.py']);
   });
 });

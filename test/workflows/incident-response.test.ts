@@ -20,6 +20,8 @@ import { renderChangeReport } from '../../src/activities/reports';
 import type { DeploymentRecord } from '../../src/workflows/deployment';
 import { incidentReportOf, incidentWorkflowId, type IncidentInput, type IncidentState } from '../../src/workflows/incident-api';
 import type { ChangeState } from '../../src/workflows/lifecycle-api';
+import { describeIncident } from '../../src/client/incident';
+import { hookLimits } from '../../src/contracts/fleet';
 
 const TQ = 'incident-test';
 const audit: AuditEvent[] = [];
@@ -136,8 +138,11 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
           return { commit: commitOf(i.gitRef) };
         },
         fetchDeploymentRecord: spy('fetchDeploymentRecord', () => deploymentRecord),
-        setModuleFrozen: spy('setModuleFrozen', (a: { module: string; frozen: boolean }) => ({ flags: [{ name: a.module, enabled: !a.frozen }] })),
-        setMaintenance: spy('setMaintenance', (a: { on: boolean }) => ({ maintenance: a.on })),
+        // The staging app here declares both hooks absent (app.hooks: { moduleFreeze: absent, maintenance: absent }).
+        setModuleFrozen: spy('setModuleFrozen', (a: { module: string; frozen: boolean; environment: string }) =>
+          a.environment === 'staging' ? { flags: [], limit: hookLimits(['moduleFreeze'])[0] } : { flags: [{ name: a.module, enabled: !a.frozen }] },
+        ),
+        setMaintenance: spy('setMaintenance', (a: { on: boolean; environment: string }) => (a.environment === 'staging' ? { maintenance: false, limit: hookLimits(['maintenance'])[0] } : { maintenance: a.on })),
         preserveEvidence: spy('preserveEvidence', (a: { incidentId: string }) => ({
           archive: `/ev/${a.incidentId}-evidence.tar.gz`,
           sha256File: `/ev/${a.incidentId}-evidence.tar.gz.sha256`,
@@ -300,5 +305,23 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
     const after = (await child.query('status')) as ChangeState;
     assert.equal(after.phase, 'review');
     await child.executeUpdate('withdraw', { args: [signAs('alice', 'withdraw', { subject: fixId, workflowId: `change-${fixId}`, commit: after.commit, proposalDigest: after.proposalDigest, policyDigest: after.policyDigest }, { reason: 'test over' })] });
+  });
+
+  it('an app without the freeze and maintenance hooks: the freeze step fails saying so, status and report say what could not be done', async () => {
+    const h = await open(env.client, { environment: 'staging', severity: 'critical' });
+    const id = h.workflowId.replace(/^incident-/, '');
+    const s = await until(h, (x) => x.step === 'scope');
+    assert.equal(s.frozen, false, 'nothing froze the module');
+    assert.equal(s.maintenance, false, 'nor put the app in maintenance');
+    const step = s.steps.find((x) => x.name === 'freeze')!;
+    assert.equal(step.status, 'failed', 'never skipped silently');
+    assert.match(step.detail!, /^no module freeze hook.*; no maintenance hook/);
+    assert.deepEqual(s.limits, [hookLimits(['moduleFreeze'])[0], hookLimits(['maintenance'])[0]]);
+    const text = describeIncident(s);
+    assert.match(text, /cannot: no module freeze hook/);
+    assert.match(text, /cannot: no maintenance hook/);
+    assert.ok(calls.some((c) => c.name === 'setMaintenance' && String(c.args.actor).includes(id)), 'asked, through the hook');
+    assert.match(renderIncidentReport(s), /## What the playbook could not do for this app\n\n- no module freeze hook/);
+    await h.terminate('test over');
   });
 });

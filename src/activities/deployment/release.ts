@@ -1,6 +1,7 @@
 // Preparing a release beside the live one, switching to it atomically, and restarting Gunicorn.
 import { ApplicationFailure } from '@temporalio/common';
-import { masterVenv, runningMaster, signalMaster, startGunicorn } from '../../commands/gunicorn';
+import { masterVenv, runningMaster, signalMaster, startGunicorn, writeHandoverConfig } from '../../commands/gunicorn';
+import { handOver } from './handover';
 import { appRelease, buildVenv, collectStatic as collectStaticCommand, linkVenv, venvMarker, venvPath } from '../../commands/python';
 import {
   ensureMirror,
@@ -112,6 +113,7 @@ export function createReleaseActivities(deps: DeploymentDeps) {
         const pidText = (await h.run(runningMaster(root))).stdout.trim();
         if (!pidText) {
           await h.run(cmd(['mkdir', '-p', '--', `${root}/shared/logs`]));
+          await h.run(writeHandoverConfig(root));
           await h.run(startGunicorn(spec));
           mode = 'started';
         } else {
@@ -121,13 +123,7 @@ export function createReleaseActivities(deps: DeploymentDeps) {
             await h.run(signalMaster(pid, 'HUP'));
             mode = 'reloaded';
           } else {
-            await h.run(signalMaster(pid, 'TERM'));
-            // Graceful: the master waits up to its graceful timeout (20 s) for requests in flight; past 30 s it is
-            // killed, since a master that will not stop would keep the port from the new one.
-            await h.run(
-              cmd(['sh', '-c', 'for i in $(seq 1 300); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$1"; sleep 0.5', 'wait-exit', String(pid)]),
-            );
-            await h.run(startGunicorn(spec));
+            await handOver(h, pid, spec, { baseUrl: app.baseUrl, releaseId: input.releaseId, health: app.health });
             mode = 'restarted';
           }
         }

@@ -2,6 +2,7 @@
 import { resolveSecret } from '../../config/secrets';
 import type { EnvironmentConfig } from '../../config/schema';
 import { HttpSession, selectOptions, staticAssets } from './client';
+import { checkWrites, runDeclaredCheck, SmokeFailure } from './smoke-checks';
 
 export interface SmokeCheck {
   name: string;
@@ -22,9 +23,7 @@ export interface SmokeResult {
 
 type Check = () => Promise<string>;
 
-class SmokeFailure extends Error {}
-
-function expect(cond: boolean, detail: string): void {
+function expect(cond: boolean, detail: string): asserts cond {
   if (!cond) throw new SmokeFailure(detail);
 }
 
@@ -170,13 +169,11 @@ export async function runSmoke(env: EnvironmentConfig, opts: { staging: boolean;
       });
     }
   }
+  // The checks the config declares, in order, in one session (a login check logs it in for the ones after it).
+  const declared = new HttpSession(env.app.baseUrl);
   for (const extra of [...env.app.smokeChecks, ...(opts.staging ? env.app.stagingChecks : [])]) {
-    await run(extra.name, async () => {
-      const r = await maker.get(extra.path);
-      expect(r.status === extra.expectStatus, `GET ${extra.path} answered ${r.status}, expected ${extra.expectStatus}`);
-      if (extra.expectText) expect(r.body.includes(extra.expectText), `GET ${extra.path} lacks ${JSON.stringify(extra.expectText)}`);
-      return `${r.status}`;
-    });
+    if (checkWrites(extra)) await writing(extra.name, () => runDeclaredCheck(declared, extra));
+    else await run(extra.name, () => runDeclaredCheck(declared, extra));
   }
   return { ok: checks.every((c) => c.ok), checks, durationMs: Date.now() - started };
 }
