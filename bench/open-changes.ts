@@ -61,19 +61,34 @@ export async function startBenchChange(client: Client, config: StewardConfig, ta
   const aliceKey = path.join(keyringDir(devLayout()), 'alice', 'id_ed25519');
   const signedProposal = signAction(aliceKey, 'alice', { action: 'propose', subject: changeId, workflowId: changeWorkflowId(changeId), decision: {}, commit: null, proposalDigest: proposalDigest(proposal), policyDigest: policyDigest(policy) });
   const input: ChangeLifecycleInput = { changeId, proposal, proposedAtMs: Date.now(), signedProposal };
-  await client.workflow.start('changeLifecycle', {
-    taskQueue,
-    workflowId: changeWorkflowId(changeId),
-    args: [input],
-    staticSummary: proposal.title,
-    typedSearchAttributes: [
-      { key: SA.changeId, value: changeId },
-      { key: SA.changeType, value: proposal.type },
-      { key: SA.riskLevel, value: risk },
-      { key: SA.changePhase, value: 'proposal' },
-      { key: SA.targetEnvironment, value: 'production' },
-    ],
-  });
+  // A loaded dev server (SQLite, 2 shared cores) sometimes fails a start with a transient error (seen: "Namespace not
+  // found: 'default'" from its namespace cache, deadlines): try again, a few times; a start that did land is kept.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await startOnce();
+      return;
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'WorkflowExecutionAlreadyStartedError' && attempt > 1) return;
+      if (attempt >= 5 || !/NamespaceNotFoundError|ServiceError|DEADLINE|UNAVAILABLE|deadline|unavailable/i.test(`${name} ${(err as Error).message}`)) throw err;
+      await sleep(500 * attempt);
+    }
+  }
+  async function startOnce(): Promise<void> {
+    await client.workflow.start('changeLifecycle', {
+      taskQueue,
+      workflowId: changeWorkflowId(changeId),
+      args: [input],
+      staticSummary: proposal.title,
+      typedSearchAttributes: [
+        { key: SA.changeId, value: changeId },
+        { key: SA.changeType, value: proposal.type },
+        { key: SA.riskLevel, value: risk },
+        { key: SA.changePhase, value: 'proposal' },
+        { key: SA.targetEnvironment, value: 'production' },
+      ],
+    });
+  }
 }
 
 export async function benchOpenChanges(client: Client, config: StewardConfig, opts: Opts): Promise<{ figures: Figure[]; raw: unknown }> {
