@@ -77,14 +77,16 @@ export class RpcConnection {
   }
 
   /** One unary call: the request message's bytes in, the response message's bytes out, or an RpcError. */
-  unary(method: string, body: Uint8Array, metadata: Record<string, string> = {}, timeoutMs = 30_000): Promise<Uint8Array> {
+  // No deadline unless asked for, as the SDK client does: the server bounds a query itself, and a worker that is
+  // still starting (bundling its workflows on a loaded machine) answers later rather than never.
+  unary(method: string, body: Uint8Array, metadata: Record<string, string> = {}, timeoutMs?: number): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       const req = this.session.request({
         ':method': 'POST',
         ':path': `${SERVICE}${method}`,
         'content-type': 'application/grpc+proto',
         te: 'trailers',
-        'grpc-timeout': `${timeoutMs}m`,
+        ...(timeoutMs ? { 'grpc-timeout': `${Math.ceil(timeoutMs)}m` } : {}),
         ...this.headers,
         ...metadata,
       });
