@@ -69,7 +69,7 @@ export async function benchCli(client: Client, config: StewardConfig, opts: Opts
           baseline: stat(describe),
           baselineLabel: 'temporal workflow describe, same change',
           factor: 4,
-          why: 'Node start and loading @temporalio/client (see the --help baseline) are most of it',
+          why: 'Node start (see the --help baseline) and the query answered by the worker are most of it',
         }),
       ],
       raw: { changeId, help, requireClient, status, describe },

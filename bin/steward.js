@@ -3,7 +3,7 @@
 // The CLI runs the compiled sources (dist/<stamp>/src, scripts/build.js): built by `npm ci` ("prepare"), and
 // rebuilt here when any file under src/ changed since, so an edit is never silently ignored. STEWARD_TSX=1 runs
 // the TypeScript sources under tsx instead (as the tests do); so does a checkout where esbuild cannot run.
-const { readFileSync } = require('node:fs');
+const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
 
 function compiledSrc() {
@@ -32,7 +32,20 @@ if (src && args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
     return;
   }
 }
-if (src) {
+/** The verb: the first word that is not an option (`--config FILE` may come before it). */
+function verbOf(words) {
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === '--config') i++;
+    else return words[i].startsWith('-') ? undefined : words[i];
+  }
+  return undefined;
+}
+// A verb bundled into one file (scripts/build.js: the read-only verbs) loads from it; any other from main.js.
+const verb = src && verbOf(args);
+const bundled = verb && /^[a-z-]+$/.test(verb) ? path.join(src, '..', 'verbs', `${verb}.js`) : undefined;
+if (bundled && existsSync(bundled)) {
+  require(bundled);
+} else if (src) {
   require(path.join(src, 'client', 'main.js'));
 } else {
   require('tsx/cjs');

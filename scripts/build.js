@@ -16,6 +16,11 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const SRC = path.join(ROOT, 'src');
 const DIST = path.join(ROOT, 'dist');
+/** Verbs bundled into one file each: [verb, the register function its module exports]. */
+const BUNDLED_VERBS = [
+  ['status', 'registerStatus'],
+  ['list', 'registerList'],
+];
 
 function sourceFiles(dir = SRC, out = []) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -65,6 +70,32 @@ function build({ log = () => undefined } = {}) {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, r.code);
   }
+  // The read-only verbs (status, list) also as one file each, bundled from the files just compiled (so __dirname
+  // stays each file's own) with what they load from node_modules: resolving and reading ~180 small modules at every
+  // start was over half of `steward status` (node --cpu-prof). bin/steward.js runs dist/<stamp>/verbs/<verb>.js when
+  // there is one. The SDK stays outside (they do not load it; see src/client/rpc.ts).
+  for (const [verb, register] of BUNDLED_VERBS) {
+    esbuild.buildSync({
+      stdin: {
+        contents: `const cli = require('./cli');\nconst program = cli.newProgram();\nrequire('./${verb}').${register}(program);\ncli.runProgram(program, process.argv).then(cli.exitWhenFlushed);\n`,
+        resolveDir: path.join(tmp, 'src', 'client'),
+        sourcefile: `steward-${verb}.js`,
+        loader: 'js',
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      outfile: path.join(tmp, 'verbs', `${verb}.js`),
+      // Left to Node's require: what these verbs load only on a slower path (the SDK never; YAML, zod and the
+      // signature code when the config is validated anew or for --awaiting-me), so the bundle stays small to parse.
+      external: ['@temporalio/*', 'esbuild', 'tsx', 'zod', 'yaml', '@noble/*'],
+      minifyWhitespace: true,
+      minifySyntax: true,
+      legalComments: 'none',
+      logLevel: 'silent',
+    });
+  }
   // `steward --help` lists every verb, which means loading every verb's module (the worker, the dev stack, the
   // deployment code): the compiled CLI prints this copy instead, made by the same code (80 columns wide).
   const help = spawnSync(process.execPath, [path.join(tmp, 'src', 'client', 'main.js'), '--help'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, COLUMNS: '80' } });
@@ -102,7 +133,7 @@ function prepare() {
   }
 }
 
-module.exports = { build, currentBuild, prepare, stamp, DIST };
+module.exports = { build, currentBuild, prepare, stamp, DIST, BUNDLED_VERBS };
 
 if (require.main === module) {
   try {

@@ -43,11 +43,9 @@ async function decide(ctx: Ctx, changeId: string, action: SignedActionName, deci
   }
 }
 
-export function describePending(rec: DeploymentRecord): string {
-  const p = rec.pendingDecision;
-  if (!p) return `deployment ${rec.workflowId}: ${rec.status}`;
-  return `deployment ${rec.workflowId} waits for ${p.what}\n  who may: ${p.roles.join(', ')} (never ${p.notBy.join(', ')})\n  how: ${p.command}`;
-}
+import { describePending } from './describe';
+
+export { describePending };
 
 export function registerMigration(program: Command): void {
   signingOptions(

@@ -1,5 +1,4 @@
 // Shared by the change verbs: config + policy, the client, the change handle, update errors, formatting.
-import { describeHosts } from '../contracts/fleet';
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -11,6 +10,9 @@ import type { SignedActionName } from '../domain/statement';
 import { signAction, signerOf, signingKeyFile, type SigningOptions } from './signing';
 import { changeWorkflowId, type ChangeState } from '../workflows/lifecycle-api';
 import { CliError, connectClient } from './temporal';
+
+// Formatting lives apart from the SDK client, so the read-only verbs load neither (src/client/rpc.ts).
+export { describeState, webUiUrl } from './describe';
 
 export interface Ctx {
   config: StewardConfig;
@@ -39,9 +41,6 @@ export function newChangeId(now = new Date()): string {
   const d = now.toISOString().slice(0, 10).replace(/-/g, '');
   return `CHG-${d}-${randomBytes(2).toString('hex')}`;
 }
-
-export const webUiUrl = (config: StewardConfig, workflowId: string) =>
-  `${config.temporal.webUiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
 
 export async function queryStatus(client: Client, id: string): Promise<ChangeState> {
   try {
@@ -84,28 +83,4 @@ export async function signedUpdate(ctx: Ctx, id: string, action: SignedActionNam
     policyDigest: s.policyDigest ?? policyDigest(ctx.policy),
   });
   return { state: await update(ctx.client, id, action, payload), by };
-}
-
-export function describeState(s: ChangeState, url?: string): string {
-  const lines = [
-    `${s.changeId}  ${s.title}`,
-    `  type ${s.type}, risk ${s.risk}${s.riskReasons.length ? ` (${s.riskReasons.join('; ')})` : ''}${s.hotfix ? ', HOTFIX' : ''}`,
-    `  phase ${s.phase}${s.outcome ? ` (outcome: ${s.outcome})` : ''} — waiting for ${s.waitingFor}`,
-    `  ref ${s.gitRef}${s.commit ? ` → commit ${s.commit}` : ' (commit not resolved yet)'}; policy ${s.policyDigest ? s.policyDigest.slice(0, 16) + '…' : '?'}`,
-    `  signoffs needed: ${s.requiredSignoffs.map((x) => `${x.id}×${x.count}`).join(', ')}`,
-    `  signoffs given: ${s.signoffs.map((x) => `${x.by} (${x.kind === 'review' ? `${x.mode} review` : x.role})`).join(', ') || 'none'}`,
-  ];
-  if (s.awaiting.length) lines.push(`  awaiting: ${s.awaiting.join(', ')} — ${s.missing.join(', ')}`);
-  if (s.window && !s.window.open) lines.push(`  production window closed: ${s.window.reason}${s.window.nextOpeningAt ? `; opens ${s.window.nextOpeningAt}` : ''}`);
-  for (const d of s.deployments) {
-    lines.push(`  deployment ${d.workflowId}: ${d.status}${d.releaseTag ? ` ${d.releaseTag}` : ''}${d.reason ? ` — ${d.reason}` : ''}`);
-    for (const h of describeHosts(d.hosts)) lines.push(`    host ${h}`);
-    for (const l of d.limits ?? []) lines.push(`    cannot: ${l}`);
-  }
-  if (s.runningDeployment) lines.push(`  deployment ${s.runningDeployment}: running`);
-  for (const m of s.refMoves ?? []) lines.push(`  REF MOVED: ${m.gitRef} ${m.from.slice(0, 12)} → ${m.to.slice(0, 12)} at ${m.at}: ${m.effect}`);
-  if (s.rejectedAttempts.length) lines.push(`  rejected attempts: ${s.rejectedAttempts.map((a) => `${a.message} by ${a.by ?? '?'}: ${a.reason}`).join(' | ')}`);
-  if (s.reportPath) lines.push(`  report: ${s.reportPath}`);
-  if (url) lines.push(`  Web UI: ${url}`);
-  return lines.join('\n');
 }

@@ -1,9 +1,8 @@
 // The `steward` CLI: one file per verb, a thin layer over the Temporal client and the domain.
 // Each verb's module is loaded only when that verb runs (`steward status X` loads status.ts and what it imports,
 // not the worker, the dev stack or the deployment code); `--help` and an unknown verb load them all.
-import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/load';
-import { CliError } from './temporal';
+import type { Command } from 'commander';
+import { exitWhenFlushed, newProgram, runProgram } from './cli';
 
 type Register = (program: Command) => void;
 
@@ -33,11 +32,7 @@ const VERBS: [string, () => Register][] = [
 
 /** The program with every verb, or only `only` (the verb about to run). */
 export function buildProgram(only?: string): Command {
-  const program = new Command('steward')
-    .description('Governed change management, deployment and incident response for banking systems')
-    .option('--config <file>', 'steward.config.yaml to use (default: $STEWARD_CONFIG or ./steward.config.yaml)')
-    .showHelpAfterError('(run `steward --help` for the verbs)')
-    .exitOverride();
+  const program = newProgram();
   for (const [name, load] of VERBS) if (!only || name === only) load()(program);
   return program;
 }
@@ -58,30 +53,9 @@ export function verbOf(argv: string[]): string | undefined {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram(verbOf(argv));
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? 0 : 2;
-    }
-    if (err instanceof CliError) {
-      process.stderr.write(`steward: ${err.message}\n`);
-      return err.exitCode;
-    }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`steward: ${err.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`steward: ${(err as Error).message ?? String(err)}\n`);
-    return 1;
-  }
+  return runProgram(buildProgram(verbOf(argv)), argv);
 }
 
 if (require.main === module || process.argv[1]?.endsWith('steward.js')) {
-  // Exit only once stdout and stderr are flushed: on a pipe, process.exit would cut a long --json answer short.
-  main(process.argv).then((code) => {
-    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
-  });
+  main(process.argv).then(exitWhenFlushed);
 }

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { StewardConfig } from '../config/schema';
 import { connectTemporal, TemporalConnectionError } from '../temporal/connection';
+import { CliError } from './errors';
 
 /** Connects with the config's TLS, API key and payload codec (src/temporal/connection.ts); errors name the field. */
 export async function connectClient(config: StewardConfig): Promise<Client> {
@@ -13,13 +14,4 @@ export async function connectClient(config: StewardConfig): Promise<Client> {
   }
 }
 
-/** An error meant for the person at the terminal: it says what went wrong and what to do. */
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+export { CliError } from './errors';

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type StewardConfig } from './schema';
@@ -25,9 +24,9 @@ export function zodIssuesToFields(error: z.ZodError): { field: string; message: 
   }));
 }
 
-export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.STEWARD_CONFIG ?? path.join(process.cwd(), 'steward.config.yaml'));
-}
+import { defaultConfigPath } from './path';
+
+export { defaultConfigPath };
 
 export function parseConfig(text: string, file = 'steward.config.yaml', env: NodeJS.ProcessEnv = process.env): StewardConfig {
   let raw: unknown;

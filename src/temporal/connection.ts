@@ -2,10 +2,10 @@
 // name), API key, and the data converter (payload codec + failure converter). The CLI, the worker and the activities'
 // own client all build their connection from here, so a secured cluster is reached the same way by every process.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import type { DataConverter, Duration } from '@temporalio/common';
 import type { StewardConfig } from '../config/schema';
-import { resolveSecret, type SecretRef } from '../config/secrets';
+import type { SecretRef } from '../config/secrets';
 import { AesGcmPayloadCodec } from './codec';
 import { diagnoseTls } from './tls-probe';
 
@@ -25,6 +25,9 @@ export interface TemporalConnectionOptions {
 }
 
 function secretField(ref: SecretRef, field: string, env: NodeJS.ProcessEnv): string {
+  // Loaded when a secret is needed, not with this module: it builds zod schemas, which the CLI's read-only verbs
+  // otherwise never load (src/client/rpc.ts, read-config.ts).
+  const { resolveSecret } = require('../config/secrets') as typeof import('../config/secrets');
   try {
     return resolveSecret(ref, env).reveal();
   } catch (err) {
@@ -128,11 +131,14 @@ export async function connectTemporal(
   const env = opts.env ?? process.env;
   const options = temporalConnectionOptions(config, env);
   const dataConverter = stewardDataConverter(config, env);
+  // Loaded here, not at the top: the CLI's read-only verbs import this module for its options and never connect
+  // with the SDK (src/client/rpc.ts), and the SDK client is most of their start-up time.
+  const sdk = require('@temporalio/client') as typeof import('@temporalio/client');
   let connection: Connection;
   try {
-    connection = await Connection.connect({ ...options, connectTimeout: opts.connectTimeout ?? '10s' });
+    connection = await sdk.Connection.connect({ ...options, connectTimeout: opts.connectTimeout ?? '10s' });
   } catch (err) {
     throw new TemporalConnectionError(await connectFailureMessage(config, err, options));
   }
-  return new Client({ connection, namespace: config.temporal.namespace, ...(dataConverter ? { dataConverter } : {}) });
+  return new sdk.Client({ connection, namespace: config.temporal.namespace, ...(dataConverter ? { dataConverter } : {}) });
 }

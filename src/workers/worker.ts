@@ -28,30 +28,24 @@ export interface RunningWorker {
 
 /**
  * The compiled worker (dist/<stamp>/src, scripts/build.js) runs a workflow bundle made once per build and kept
- * beside it (dist/<stamp>/workflow-bundle.js), made in a child process: no webpack run, and none of webpack's
- * memory, in the worker itself. Under tsx (tests, development) the SDK bundles src/workflows at each start as before.
+ * beside it (dist/<stamp>/workflow-bundle-<preload>.js), made in a child process: no webpack run, and none of
+ * webpack's memory, in the worker itself. Under tsx (tests, development) the SDK bundles src/workflows at each start.
  */
 /**
  * Modules evaluated once per worker and shared by every cached workflow instead of once per workflow (the SDK's
- * reusable V8 context gives each workflow its own module cache otherwise): zod, yaml and the pure, stateless
- * domain (schemas built at module scope; its only module state is a cache of Intl formatters). Measured
- * (bench/open-changes.ts): most of a cached workflow's megabytes were these modules evaluated again per workflow.
- * STEWARD_PRELOAD_MODULES=0 turns it off (for the comparison in the benchmark).
+ * reusable V8 context gives each workflow its own module cache otherwise). ON by default: ./workflow-preload, which
+ * loads zod and yaml and primes zod's lazily written module state before the SDK freezes the shared modules (see
+ * that file for why src/domain, whose zod schemas are objects zod extends at first parse, stays per workflow).
+ * STEWARD_PRELOAD_MODULES=0 turns it off (the benchmark's comparison).
  */
-/**
- * Modules evaluated once and shared by every cached workflow (saves memory per workflow). OFF by default: the SDK
- * freezes shared modules, and zod 4 caches lazily computed members on its schema objects at first use, so parsing a
- * proposal inside a workflow (which the trust model requires) fails with "object is not extensible" when zod is
- * shared. STEWARD_PRELOAD_MODULES=1 turns it on for workloads that never parse in the workflow.
- */
-function preloadModules(): string[] {
-  return process.env.STEWARD_PRELOAD_MODULES === '1' ? ['zod', 'yaml', require.resolve('../domain')] : [];
+export function preloadModules(env: NodeJS.ProcessEnv = process.env): string[] {
+  return env.STEWARD_PRELOAD_MODULES === '0' ? [] : [require.resolve('./workflow-preload')];
 }
 
 export function prebuiltWorkflowBundle(workflowsPath: string): { codePath: string } | undefined {
   if (!workflowsPath.endsWith('.js') || process.env.STEWARD_WORKFLOW_BUNDLE === '0') return undefined;
   const preload = preloadModules();
-  const codePath = path.join(path.dirname(workflowsPath), '..', '..', `workflow-bundle${preload.length ? '' : '-no-preload'}.js`);
+  const codePath = path.join(path.dirname(workflowsPath), '..', '..', `workflow-bundle-${preload.length ? 'preload' : 'no-preload'}.js`);
   if (!existsSync(codePath)) {
     const script = [
       `const { bundleWorkflowCode } = require(${JSON.stringify(require.resolve('@temporalio/worker'))});`,

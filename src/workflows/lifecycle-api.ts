@@ -163,4 +163,4 @@ export const SA = {
   awaitingApprovalFrom: defineSearchAttributeKey('AwaitingApprovalFrom', SearchAttributeType.KEYWORD_LIST),
 };
 
-export const changeWorkflowId = (changeId: string) => `change-${changeId}`;
+export { changeWorkflowId } from '../contracts/change-id';

@@ -97,6 +97,23 @@ describe('the steward CLI end to end (real stack)', () => {
 
   it('refuses self-approval and the wrong role with the reason, and records a malformed signal without applying it', async () => {
     await waitForPhase(id, 'approval');
+    // `steward list --awaiting-me`: the key (here the demo keyring's, chosen by --as) names the person, and the
+    // change waits for one of their roles (visibility follows the workflow's upsert within moments).
+    type Mine = { awaitingMe: { person: string; names: string[] }; changes: { changeId: string; awaiting: string[] }[] };
+    const mine = (who: string): Mine => {
+      const r = steward('list', '--awaiting-me', '--as', who, '--limit', '100000', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as Mine;
+    };
+    let dave = mine('dave');
+    for (let i = 0; i < 20 && !dave.changes.some((c) => c.changeId === id); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      dave = mine('dave');
+    }
+    assert.equal(dave.awaitingMe.person, 'dave');
+    assert.ok(dave.awaitingMe.names.includes('approver'));
+    assert.ok(dave.changes.some((c) => c.changeId === id && c.awaiting.includes('approver')), 'the change waits for dave, an approver');
+    assert.ok(!mine('erin').changes.some((c) => c.changeId === id), 'an auditor is not asked');
     const self = refused('self-approval', 'approve', id, '--as', 'alice');
     assert.notEqual(self.code, 0);
     assert.match(self.stderr, /alice/);

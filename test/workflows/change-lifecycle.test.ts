@@ -5,6 +5,7 @@ import { saveHistory } from '../helpers/histories';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
+import { preloadModules } from '../../src/workers/worker';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { defaultPolicy, parseProposal, REVIEW_CHECKLIST, type PolicyConfig } from '../../src/domain';
 import { policyDigest } from '../../src/domain/policy';
@@ -100,6 +101,8 @@ async function startWorker(): Promise<void> {
     connection: env.nativeConnection,
     taskQueue: TQ,
     workflowsPath: require.resolve('./fake-workflows'),
+    // The worker's own preloaded modules (shared, frozen zod/yaml/noble): these tests run the workflows as deployed.
+    bundlerOptions: { preloadModules: preloadModules() },
     activities: {
       async appendAuditEvent(e: AuditEvent) {
         audit.push(e);

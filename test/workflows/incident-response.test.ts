@@ -5,6 +5,7 @@ import { saveHistory } from '../helpers/histories';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
+import { preloadModules } from '../../src/workers/worker';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { defaultPolicy, type PolicyConfig } from '../../src/domain';
 import { ensureTemporalCli } from '../../src/dev/tools';
@@ -125,6 +126,8 @@ describe('incidentResponse (local Temporal, mocked activities)', () => {
       connection: env.nativeConnection,
       taskQueue: TQ,
       workflowsPath: require.resolve('../../src/workflows'),
+      // The worker's own preloaded modules (shared, frozen zod/yaml/noble): these tests run the workflows as deployed.
+      bundlerOptions: { preloadModules: preloadModules() },
       activities: {
         async appendAuditEvent(e: AuditEvent) {
           audit.push(e);
