@@ -43,10 +43,11 @@ const log = (line) => process.stderr.write(`[test ${clock()}] ${line}\n`);
 const OWN_STACK = ['test/integration/bench-quick.test.ts', 'test/integration/dev-stack.test.ts'];
 /**
  * Shared-stack files that run on a second shared stack ("<home>-b", ports +400) beside the first: the deployment
- * suite alone takes as long as all the other shared-stack files together (9–12 min on 2 cores). Each stack's
+ * suite alone takes as long as all the other shared-stack files together (9–12 min on 2 cores), and the Gunicorn
+ * handover under load (wrk) takes 5–10 more. Each stack's
  * group ends with the secrets scan (zz-*), so every history is scanned on the stack that holds it.
  */
-const SECOND_STACK = ['test/integration/deployment.test.ts'];
+const SECOND_STACK = ['test/integration/deployment.test.ts', 'test/integration/gunicorn-handover.test.ts'];
 const isScan = (f) => path.basename(f).startsWith('zz-');
 
 function findTests(dir) {
