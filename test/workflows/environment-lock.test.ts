@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPolicy, type PolicyConfig } from '../../src/domain';
 import { policyDigest } from '../../src/domain/policy';
 import type { LoadedPolicy } from '../../src/contracts/policy';
@@ -15,6 +15,7 @@ import { createLockActivities } from '../../src/activities/lock';
 import { ensureTemporalCli } from '../../src/dev/tools';
 import { lockWorkflowId, type LockStatus } from '../../src/workflows/environment-lock';
 import type { DeploymentInput, DeploymentRecord } from '../../src/workflows/deployment';
+import type { LockWait } from '../../src/workflows/lock-client';
 import { commitOf, testPeople } from '../helpers/signing';
 
 const TQ = 'lock-test';
@@ -146,9 +147,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 }
 const holds = (environment: string, workflowId: string) => until(`${workflowId} to hold the ${environment} lock`, async () => (await lockStatus(environment)).holder === workflowId);
 
-async function startHolder(environment: string, timeoutMs = 60_000) {
+type HolderResult = { outcome: string; waits: LockWait[] };
+async function startHolder(environment: string, timeoutMs = 60_000): Promise<WorkflowHandleWithFirstExecutionRunId<() => Promise<HolderResult>>> {
   const workflowId = `holder-${process.pid}-${++n}`;
-  return env.client.workflow.start('lockHolder', { taskQueue: TQ, workflowId, args: [{ environment, timeoutMs }] });
+  return env.client.workflow.start<() => Promise<HolderResult>>('lockHolder', { taskQueue: TQ, workflowId, args: [{ environment, timeoutMs }] as never });
 }
 
 function deploymentInput(over: Partial<DeploymentInput> = {}): DeploymentInput {
@@ -273,7 +275,7 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
         return st.holder && !served.has(st.holder) ? st.holder : undefined;
       });
       served.add(holder);
-      const h = holders.find((x) => x.workflowId === holder)!;
+      const h: WorkflowHandle<() => Promise<HolderResult>> = holders.find((x) => x.workflowId === holder)!;
       await h.signal('done');
       assert.equal((await h.result()).outcome, 'granted');
     }
