@@ -9,7 +9,7 @@ import { parseProposal, proposalDigest } from '../../src/domain/proposal';
 import { parsePolicyConfig, policyDigest } from '../../src/domain/policy';
 import { REVIEW_CHECKLIST } from '../../src/domain';
 import { changeWorkflowId, type ChangeLifecycleInput, type ChangeState } from '../../src/workflows/lifecycle-api';
-import { deploymentWorkflowId, type DeploymentRecord } from '../../src/workflows/deployment';
+import type { DeploymentRecord } from '../../src/workflows/deployment';
 import { lockWorkflowId, type LockStatus } from '../../src/workflows/environment-lock';
 import { signAs, signForChange } from '../helpers/signing';
 import {
@@ -46,7 +46,10 @@ describe('operator actions on running changes and the lock', () => {
   const config = relConfig('ops');
   // The weekly blackout would hold a change in approval on a weekend run: this worker's policy has none.
   const rawPolicy = { ...((config.policy ?? {}) as Record<string, unknown>) };
-  rawPolicy.windows = { ...((rawPolicy.windows ?? {}) as Record<string, unknown>), blackout: [] };
+  // (A blackout must exist: one minute, three days from now.)
+  const tz = typeof rawPolicy.timeZone === 'string' ? rawPolicy.timeZone : 'Europe/London';
+  const day = new Intl.DateTimeFormat('en-GB', { timeZone: tz, weekday: 'short' }).format(Date.now() + 3 * 86_400_000).toLowerCase();
+  rawPolicy.windows = { ...((rawPolicy.windows ?? {}) as Record<string, unknown>), blackout: [{ fromDay: day, fromTime: '03:00', toDay: day, toTime: '03:01' }] };
   config.policy = rawPolicy;
   const policy = parsePolicyConfig(rawPolicy);
   const host = new Host(config);
@@ -109,20 +112,21 @@ describe('operator actions on running changes and the lock', () => {
   const stepRunning = (name: string) => (r: DeploymentRecord) => (r.steps.some((s) => isStep(s.name, name) && s.outcome === 'running') ? true : undefined);
 
   let n = 0;
-  /** A real change (signed proposal, signed approval) for r09, production only, up to its production deployment. */
+  /** A real change (signed proposal, review, approval) for r09, through staging up to its production deployment. */
   async function changeUpToDeployment(): Promise<{ change: WorkflowHandle; deployment: WorkflowHandle }> {
     const changeId = `OPS${Date.now().toString(36).toUpperCase()}${++n}`;
     const proposal = parseProposal({
       title: 'Deposit channel', type: 'cosmetic', affectedModules: ['ui'], description: 'r09 for the operator tests', reason: 'reliability',
       financialImpact: false, complianceImpact: false, dataMigrationRequired: false, rollbackComplexity: 'low', proposer: 'alice',
-      gitRef: 'r09-requirements', tests: 'written', targetEnvironments: ['production'],
+      gitRef: 'r09-requirements', tests: 'written', targetEnvironments: ['staging', 'production'],
     });
     const workflowId = changeWorkflowId(changeId);
     const signedProposal = signAs('alice', 'propose', { subject: changeId, workflowId, proposalDigest: proposalDigest(proposal), policyDigest: policyDigest(policy) });
     const input: ChangeLifecycleInput = { changeId, proposal, proposedAtMs: Date.now(), signedProposal, humanDecisionTimeoutMs: 120_000 };
     const change = await temporal.client.workflow.start('changeLifecycle', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
     const phase = async () => ((await change.query('status')) as ChangeState);
-    for (let s = await phase(); s.phase !== 'deployment'; s = await phase()) {
+    let s = await phase();
+    for (; !(s.phase === 'deployment' && s.runningDeployment?.includes(`-${ENV}-`)); s = await phase()) {
       if (s.phase === 'review' && s.commit && !s.signoffs.some((x) => x.kind === 'review')) {
         await change.executeUpdate('submitReview', { args: [await signForChange(change, 'bob', 'submitReview', { mode: 'standard', checklist: [...REVIEW_CHECKLIST] })] });
       } else if (s.phase === 'approval' && !s.signoffs.some((x) => x.kind === 'approval')) {
@@ -132,7 +136,7 @@ describe('operator actions on running changes and the lock', () => {
       }
       await sleep(200);
     }
-    const deployment = temporal.client.workflow.getHandle(deploymentWorkflowId(changeId, ENV, 1));
+    const deployment = temporal.client.workflow.getHandle(s.runningDeployment!);
     return { change, deployment };
   }
 
@@ -164,9 +168,10 @@ describe('operator actions on running changes and the lock', () => {
       if (record.status !== 'rolled-back') extra.push(`ended ${record.status}: ${record.reason}; ${stepsText(record)}`);
       if (!record.cancelled) extra.push('the deployment does not say it was cancelled');
       if (record.releaseTag) extra.push(`a cancelled deployment was tagged ${record.releaseTag}`);
-      const ended = await change.result().then(() => 'completed', (err: Error) => err.constructor.name);
+      await change.result().catch(() => undefined);
+      const ended = (await change.describe()).status.name;
       const s = (await change.query('status')) as ChangeState;
-      if (!/Cancel/i.test(ended)) extra.push(`the change ended ${ended}, not cancelled`);
+      if (ended !== 'CANCELLED') extra.push(`the change ended ${ended}, not CANCELLED`);
       if (s.cancelled?.status !== record.status) extra.push(`the change records the deployment as ${s.cancelled?.status}, it ended ${record.status}`);
       return {
         where: 'restart gunicorn running; the change cancelled',
