@@ -25,6 +25,13 @@ export function createLockActivities(deps: { config: StewardConfig; temporal: ()
       });
     },
 
+    /** The lock's own view (its `status` query): a deployment checks a grant against it (a signal can be forged). */
+    async describeEnvironmentLock(input: { lockWorkflowId: string }): Promise<{ holder: string | null; holderRunId: string | null; holderTicket: number | null }> {
+      const client = await deps.temporal();
+      const s = (await client.workflow.getHandle(input.lockWorkflowId).query('status')) as { holder?: string | null; holderRunId?: string | null; holderTicket?: number | null };
+      return { holder: s.holder ?? null, holderRunId: s.holderRunId ?? null, holderTicket: s.holderTicket ?? null };
+    },
+
     /**
      * What the lock may believe about a holder or a waiter: whether its run is still open, and (answered from its own
      * state, by query) whether it still holds or waits for this lock. A release is confirmed by this, never by the

@@ -60,6 +60,7 @@ export const lockStatusQuery = defineQuery<LockStatus>('status');
 export interface LockStatus {
   holder: string | null;
   holderRunId?: string | null;
+  holderTicket?: number | null;
   queue: string[];
   refusedReleases?: number;
   lastRefused?: { requester: string; runId: string | null; at: string; reason: string }[];
@@ -187,7 +188,7 @@ export async function environmentLock(input: EnvironmentLockInput): Promise<void
     }
     claims.push(p);
   });
-  setHandler(lockStatusQuery, () => ({ holder: holder?.workflowId ?? null, holderRunId: holder?.runId ?? null, queue: queue.map((q) => q.workflowId), refusedReleases, lastRefused: [...lastRefused], freedHolders }));
+  setHandler(lockStatusQuery, () => ({ holder: holder?.workflowId ?? null, holderRunId: holder?.runId ?? null, holderTicket: holder?.ticket ?? null, queue: queue.map((q) => q.workflowId), refusedReleases, lastRefused: [...lastRefused], freedHolders }));
   show();
 
   /** A release claim counts only when the party's own state confirms it (or the party is closed). */

@@ -8,7 +8,7 @@ import { condition, defineQuery, getExternalWorkflowHandle, patched, proxyActivi
 import type { StewardActivities } from '../activities';
 import { lockGrantedSignal, lockWaitingSignal, lockWorkflowId, releaseLockSignal, type LockPartyState, type LockPartyView } from './environment-lock';
 
-const { requestEnvironmentLock } = proxyActivities<StewardActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 10 } });
+const { requestEnvironmentLock, describeEnvironmentLock } = proxyActivities<StewardActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 10 } });
 
 /** Answered from the deployment's own state: does it hold (or wait for) the given lock, under which ticket? */
 export const lockStateQuery = defineQuery<LockPartyView, [string]>('environmentLockState');
@@ -60,11 +60,12 @@ export function environmentLockClient(environment: string, requester: string): E
   let granted = false;
   let onWaiting: ((w: LockWait) => void) | undefined;
   setHandler(lockGrantedSignal, (g) => {
-    // Only the grant of the request this run is waiting for counts (a late grant of an abandoned request does not).
-    if (g && g.lockWorkflowId === lockId && state === 'waiting' && (g.ticket === undefined || g.ticket === ticket)) granted = true;
+    // Only the grant of the request this run is waiting for counts (a late grant of an abandoned request does not);
+    // it is then checked against the lock's own state (anybody can send this signal).
+    if (g && typeof g === 'object' && state === 'waiting' && (g.ticket === undefined || g.ticket === ticket)) granted = true;
   });
   setHandler(lockWaitingSignal, (w) => {
-    if (!w || w.lockWorkflowId !== lockId || state !== 'waiting') return;
+    if (!w || typeof w !== 'object' || state !== 'waiting') return;
     const holder = typeof w.holder === 'string' ? w.holder.slice(0, 300) : null;
     onWaiting?.({ lockWorkflowId: lockId, holder: holder === requester ? null : holder, position: Number(w.position) || 0 });
   });
@@ -81,12 +82,21 @@ export function environmentLockClient(environment: string, requester: string): E
       await requestEnvironmentLock.executeWithOptions({ summary: opts.summary ?? `ask for the ${environment} deployment lock` }, [
         { environment, requester, lockWorkflowId: lockId, runId: workflowInfo().runId, ticket },
       ]);
-      await condition(() => granted || (opts.interrupted?.() ?? false), opts.timeoutMs);
-      onWaiting = undefined;
-      if (granted) {
-        state = 'holding';
-        return 'granted';
+      const deadline = Date.now() + opts.timeoutMs;
+      for (;;) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        await condition(() => granted || (opts.interrupted?.() ?? false), left);
+        if (!granted) break;
+        const seen = await describeEnvironmentLock.executeWithOptions({ summary: `is this the ${environment} lock's holder?` }, [{ lockWorkflowId: lockId }]);
+        if (seen.holder === requester && seen.holderRunId === workflowInfo().runId && seen.holderTicket === ticket) {
+          onWaiting = undefined;
+          state = 'holding';
+          return 'granted';
+        }
+        granted = false; // a grant the lock did not give (forged, or stale): keep waiting
       }
+      onWaiting = undefined;
       // Given up: say so in this run's state first (the lock checks it), then withdraw the request.
       const why: AcquireOutcome = opts.interrupted?.() ? 'interrupted' : 'timed-out';
       state = 'released';

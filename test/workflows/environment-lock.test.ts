@@ -3,7 +3,10 @@
 // (signal-with-start, describe + query of the holder) and deployment workflow; the host activities are fakes that
 // record what they were asked to do, so each test can say what would have changed on a host.
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
@@ -216,6 +219,10 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
     await lock.signal('release', { requester: b.workflowId, runId: b.firstExecutionRunId, ticket: 1 });
     await until('the forged withdrawal to be refused', async () => ((await lockStatus('lk1')).refusedReleases ?? 0) >= 3);
     assert.deepEqual((await lockStatus('lk1')).queue, [b.workflowId]);
+    // A forged grant to the waiter: it checks the lock's own state and keeps waiting.
+    await b.signal('lockGranted', { lockWorkflowId: lockId('lk1'), ticket: 1 });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(((await b.query('environmentLockState', lockId('lk1'))) as { state: string }).state, 'waiting', 'a forged grant is not taken');
     // The holder's own release counts.
     await a.signal('done');
     assert.equal((await a.result()).outcome, 'granted');
@@ -280,6 +287,7 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
       assert.equal((await h.result()).outcome, 'granted');
     }
     assert.equal(served.size, 4);
+    saveHistory('lock-continued-as-new', await env.client.workflow.getHandle(lock.workflowId, lock.firstExecutionRunId).fetchHistory());
     const d = await env.client.workflow.getHandle(lock.workflowId).describe();
     assert.notEqual(d.runId, lock.firstExecutionRunId, 'the lock continued as new');
   });
@@ -315,6 +323,7 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
     // The smoke test after the rollback checks the previous release, which never stopped serving.
     assert.deepEqual(calls, ['prepareRelease', 'runMigrations', 'runMigrations:done', 'reverseMigrations', 'smokeTest']);
     await until('the lock to be released (confirmed by the closed deployment)', async () => (await lockStatus('production')).holder === null);
+    saveHistory('deployment-cancelled-mid-migrate', await h.fetchHistory());
   });
 
   it('cancelled mid-restart: the restart finishes, then the previous release is switched back and restarted', async () => {
@@ -335,6 +344,7 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
     );
     assert.ok(!r.releaseTag, 'a cancelled deployment is not tagged');
     await until('the lock to be released', async () => (await lockStatus('production')).holder === null);
+    saveHistory('deployment-cancelled-mid-restart', await h.fetchHistory());
   });
 
   it('re-checks the window after the lock: a freeze added meanwhile refuses the migration, nothing served changes', async () => {
@@ -364,3 +374,12 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
     assert.deepEqual(calls, []);
   });
 });
+
+/** Fixtures for the replay test (test/replay/histories/lock/), written only when STEWARD_RECORD_HISTORIES=1. */
+function saveHistory(name: string, history: temporal.api.history.v1.IHistory): void {
+  if (process.env.STEWARD_RECORD_HISTORIES !== '1') return;
+  const dir = path.join(__dirname, '..', 'replay', 'histories', 'lock');
+  mkdirSync(dir, { recursive: true });
+  const obj = temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, { longs: String, enums: String, bytes: String });
+  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(obj));
+}
