@@ -125,12 +125,23 @@ describe('operator actions on running changes and the lock', () => {
     const input: ChangeLifecycleInput = { changeId, proposal, proposedAtMs: Date.now(), signedProposal, humanDecisionTimeoutMs: 120_000 };
     const change = await temporal.client.workflow.start('changeLifecycle', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
     const phase = async () => ((await change.query('status')) as ChangeState);
+    const update = async (name: string, as: string, decision: Record<string, unknown>) => {
+      try {
+        await change.executeUpdate(name, { args: [await signForChange(change, as, name as never, decision)] });
+      } catch (err) {
+        throw new Error(`${name} by ${as} refused: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`);
+      }
+    };
+    let reviewed = false;
+    let approved = false;
     let s = await phase();
     for (; !(s.phase === 'deployment' && s.runningDeployment?.includes(`-${ENV}-`)); s = await phase()) {
-      if (s.phase === 'review' && s.commit && !s.signoffs.some((x) => x.kind === 'review')) {
-        await change.executeUpdate('submitReview', { args: [await signForChange(change, 'bob', 'submitReview', { mode: 'standard', checklist: [...REVIEW_CHECKLIST] })] });
-      } else if (s.phase === 'approval' && !s.signoffs.some((x) => x.kind === 'approval')) {
-        await change.executeUpdate('approve', { args: [await signForChange(change, 'carol', 'approve', { comment: 'operator tests' })] });
+      if (s.phase === 'review' && s.commit && !reviewed) {
+        reviewed = true;
+        await update('submitReview', 'bob', { mode: 'standard', checklist: [...REVIEW_CHECKLIST] });
+      } else if (s.phase === 'approval' && !approved) {
+        approved = true;
+        await update('approve', 'carol', { comment: 'operator tests' });
       } else if (['rejected', 'withdrawn', 'failed', 'completed'].includes(s.phase)) {
         throw new Error(`the change ended ${s.phase} before its deployment: ${s.outcome}`);
       }
