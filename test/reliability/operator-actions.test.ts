@@ -136,7 +136,7 @@ describe('operator actions on running changes and the lock', () => {
     let approved = false;
     let s = await phase();
     for (; !(s.phase === 'deployment' && s.runningDeployment?.includes(`-${ENV}-`)); s = await phase()) {
-      if (s.phase === 'review' && s.commit && !reviewed) {
+      if (s.phase === 'review' && s.commit && !reviewed && s.missing.length > 0) {
         reviewed = true;
         await update('submitReview', 'bob', { mode: 'standard', checklist: [...REVIEW_CHECKLIST] });
       } else if (s.phase === 'approval' && !approved) {
