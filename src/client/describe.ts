@@ -10,6 +10,8 @@ export const webUiUrl = (config: StewardConfig, workflowId: string) =>
 
 export function describePending(rec: DeploymentRecord): string {
   const p = rec.pendingDecision;
+  const w = rec.lockWait;
+  if (!p && w) return `deployment ${rec.workflowId} waits for the ${rec.environment} deployment lock (since ${w.since}), held by ${w.holder ?? '(nobody: about to be granted)'}${w.position > 1 ? `; ${w.position} in line` : ''}`;
   if (!p) return `deployment ${rec.workflowId}: ${rec.status}`;
   return `deployment ${rec.workflowId} waits for ${p.what}\n  who may: ${p.roles.join(', ')} (never ${p.notBy.join(', ')})\n  how: ${p.command}`;
 }

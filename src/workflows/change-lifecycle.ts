@@ -10,9 +10,13 @@
 // same names (an invalid one is recorded as a rejected attempt and never applied). Deterministic: no I/O here.
 import {
   ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  ParentClosePolicy,
   allHandlersFinished,
   condition,
   executeChild,
+  startChild,
   getExternalWorkflowHandle,
   log,
   patched,
@@ -354,6 +358,18 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   // status and Web UI details say more than "waiting for the deployment".
   setHandler(deploymentWaitingSignal, (d) => {
     if (!state.runningDeployment) return;
+    if (d && typeof d === 'object' && 'lock' in d) {
+      // The deployment waits for the environment lock: say who holds it.
+      const l = d.lock && typeof d.lock === 'object' ? d.lock : undefined;
+      const holder = typeof l?.holder === 'string' ? l.holder.slice(0, 200) : null;
+      const position = Number(l?.position) || 0;
+      state.deploymentLockWait = { environment: String(l?.environment ?? '').slice(0, 40), holder, position };
+      state.deploymentDecision = undefined;
+      state.waitingFor = `the deployment ${state.runningDeployment}, which waits for the ${state.deploymentLockWait.environment} deployment lock, held by ${holder ?? '(nobody: about to be granted)'}${position > 1 ? ` (${position} in line)` : ''}`;
+      refresh();
+      return;
+    }
+    state.deploymentLockWait = undefined;
     const ok = d && typeof d === 'object' && typeof d.what === 'string' && Array.isArray(d.roles) && d.what.length < 500;
     state.deploymentDecision = ok ? { action: String(d.action), what: d.what, roles: d.roles.map(String).slice(0, 10), notBy: (Array.isArray(d.notBy) ? d.notBy : []).map(String).slice(0, 10), command: String(d.command).slice(0, 300) } : undefined;
     state.waitingFor = state.deploymentDecision
@@ -437,18 +453,61 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     state.runningDeployment = id;
     waiting(`the ${environment} deployment ${id}`);
     await record('deployment-started', 'steward', { environment, workflowId: id, gitRef: state.gitRef });
+    const summary = `Deploy ${state.gitRef} to ${environment} for ${input.changeId}`;
     try {
-      const rec = (await executeChild('deployment', {
-        workflowId: id,
-        args: [childInput],
-        staticSummary: `Deploy ${state.gitRef} to ${environment} for ${input.changeId}`,
-      })) as DeploymentRecord;
+      if (!patched('deployment-abandon-on-close')) {
+        const rec = (await executeChild('deployment', { workflowId: id, args: [childInput], staticSummary: summary })) as DeploymentRecord;
+        state.deployments.push(rec);
+        return rec;
+      }
+      // The deployment outlives a terminate of the change (ABANDON: it finishes or rolls back on its own). A cancel
+      // of the change is passed on: the deployment stops starting steps, rolls back, and the change records how it
+      // ended before it ends itself.
+      if (environment === 'production') {
+        childInput.approvalsValidUntilMs = approvalsValidUntil();
+        childInput.emergencyApproved = hotfix && approval.signoffs.some((s) => s.role === 'emergency-approver');
+      }
+      const root = CancellationScope.current();
+      const child = await CancellationScope.nonCancellable(() =>
+        startChild('deployment', { workflowId: id, args: [childInput], staticSummary: summary, parentClosePolicy: ParentClosePolicy.ABANDON }),
+      );
+      let cancelled = false;
+      const rec = await CancellationScope.nonCancellable(async () => {
+        const first = await Promise.race([child.result(), root.cancelRequested.then(() => null, () => null)]);
+        if (first !== null) return first as DeploymentRecord;
+        cancelled = true;
+        waiting(`the ${environment} deployment ${id} to finish or roll back (the change was cancelled)`);
+        await getExternalWorkflowHandle(id, child.firstExecutionRunId).cancel().catch((err: unknown) => log.warn('could not pass the cancellation on to the deployment', { error: (err as Error).message }));
+        return (await child.result()) as DeploymentRecord;
+      });
       state.deployments.push(rec);
+      if (cancelled) await CancellationScope.nonCancellable(() => endCancelled(environment, rec));
       return rec;
     } finally {
       state.runningDeployment = undefined;
       state.deploymentDecision = undefined;
+      state.deploymentLockWait = undefined;
     }
+  }
+
+  /** The instant at which the approvals stop making the quorum (an approval expires), or undefined. */
+  function approvalsValidUntil(): number | undefined {
+    const t0 = Date.now();
+    const ends = [...new Set(approval.signoffs.map((s) => s.expiresAtMs).filter((t): t is number => typeof t === 'number' && t > t0))].sort((a, b) => a - b);
+    return ends.find((t) => !quorumMet(approval, policy, t, 'approvals').met);
+  }
+
+  /** The change was cancelled while a deployment ran: that deployment has finished or rolled back; say how, then end. */
+  async function endCancelled(environment: string, rec: DeploymentRecord): Promise<never> {
+    state.cancelled = { at: iso(), deployment: rec.workflowId, status: rec.status, ...(rec.reason ? { reason: rec.reason } : {}) };
+    state.outcome = `cancelled: the ${environment} deployment ${rec.workflowId} ended ${rec.status}${rec.reason ? ` (${rec.reason})` : ''}`;
+    await record('deployment-cancelled', 'unknown', { environment, workflowId: rec.workflowId, status: rec.status, reason: rec.reason ?? null, releaseTag: rec.releaseTag ?? null });
+    const to: Phase | null = rec.status === 'deployed' ? null : environment === 'staging' ? 'implementation' : rec.status === 'rolled-back' ? 'rolled-back' : 'failed';
+    if (to && canTransition(state.phase, to, { hotfix, gates: {} }).ok) await transition(to, 'steward');
+    state.waitingFor = 'nothing: the change was cancelled';
+    state.finishedAt ??= iso();
+    refresh();
+    throw new CancelledFailure(`the change was cancelled; ${state.outcome}`);
   }
 
   // ---- the lifecycle ----------------------------------------------------------------------------------------

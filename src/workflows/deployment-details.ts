@@ -5,6 +5,9 @@ import type { DeploymentRecord } from './deployment';
 export function renderDeploymentDetails(d: DeploymentRecord): string {
   const lines = [`## ${d.environment}: release ${d.releaseId}`, '', `**${d.status}**${d.reason ? ` — ${d.reason}` : ''}`, ''];
   lines.push(`${d.gitRef}${d.commit ? ` (${d.commit.slice(0, 12)})` : ''}; previous release ${d.previousReleaseId ?? 'none'}`);
+  if (d.lockWait) {
+    lines.push('', `**Waiting for the ${d.environment} deployment lock** since ${d.lockWait.since}: held by ${d.lockWait.holder ?? '(nobody: about to be granted)'}${d.lockWait.position > 1 ? `, ${d.lockWait.position} in line` : ''}`);
+  }
   if (d.limits?.length) lines.push('', '**What the playbook cannot do for this app**', ...d.limits.map((l) => `- ${l}`));
   const hosts = describeHosts(d.hosts);
   if (hosts.length) lines.push('', '**Hosts**', ...hosts.map((h) => `- ${h}`));

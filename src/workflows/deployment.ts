@@ -2,6 +2,7 @@
 // Also used for staging (§7) with the wider staging checks. Deterministic: all I/O is in activities.
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
   defineQuery,
   defineSignal,
@@ -34,7 +35,8 @@ import type { SignedAction, SignedActionName } from '../domain/statement';
 import { createTrust, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
 import type { ChangeType } from '../domain/types';
 import { renderDeploymentDetails } from './deployment-details';
-import { acquireEnvironmentLock, type HeldLock } from './lock-client';
+import { acquireEnvironmentLock, environmentLockClient, lockByRunId, type EnvironmentLockClient, type HeldLock, type LockWait } from './lock-client';
+import { deploymentWindow } from '../domain/windows';
 import { incidentWorkflowId, type IncidentInput } from './incident-api';
 
 const activities = proxyActivities<StewardActivities>({
@@ -79,11 +81,21 @@ export interface DeploymentInput {
   smokeTenant?: string;
   /** How long a destructive migration or a restore decision may wait for a person. */
   humanDecisionTimeoutMs?: number;
+  /** How long the deployment waits for the environment lock before it gives up (default 4 hours). */
+  lockWaitTimeoutMs?: number;
+  /**
+   * The change's approvals stop counting at this instant (the earliest expiry of the signoffs that make the quorum):
+   * no production step that changes the host starts after it. Can only make the deployment stricter.
+   */
+  approvalsValidUntilMs?: number;
+  /** A hotfix with its emergency approval may deploy in a blackout; counted only when the change is the parent. */
+  emergencyApproved?: boolean;
 }
 
 export const DEPLOYMENT_INPUT_FIELDS = [
   'changeId', 'environment', 'gitRef', 'changeType', 'proposer', 'implementer', 'attempt', 'hotfix', 'financialImpact',
   'featureModules', 'declaredBalanceChanges', 'stagingChecks', 'tagRelease', 'smokeTenant', 'humanDecisionTimeoutMs',
+  'lockWaitTimeoutMs', 'approvalsValidUntilMs', 'emergencyApproved',
 ] as const;
 
 export type DeploymentStatus =
@@ -180,7 +192,17 @@ export interface DeploymentRecord {
   rejectedAttemptCount?: number;
   /** The decision this deployment waits for now, and who may give it. */
   pendingDecision?: PendingDecision;
+  /** While the deployment waits for the environment lock: who holds it, and where this deployment stands. */
+  lockWait?: { lockWorkflowId: string; holder: string | null; position: number; since: string };
+  /** Set when the deployment was cancelled (its change was cancelled, or an operator cancelled it). */
+  cancelled?: { at: string; duringStep: string | null };
   policyDigest?: string;
+}
+
+/** What a deployment tells its change while it waits for the environment lock (the `deploymentWaiting` signal). */
+export interface LockWaitNotice {
+  lock: { environment: string; holder: string | null; position: number };
+  what: string;
 }
 
 export const deploymentStatusQuery = defineQuery<DeploymentRecord>('status');
@@ -202,9 +224,28 @@ class DeploymentFailed extends Error {
   }
 }
 
+/** The lock was not taken (waited too long), or a re-check refused the next host step: refused, never half-applied. */
+class DeploymentRefused extends DeploymentFailed {}
+
+// ---- cancellation ------------------------------------------------------------------------------------------
+// Since the deployment-cancellation patch, the deployment runs in a non-cancellable scope: a cancellation never
+// interrupts a step that changes a host (an activity half-way through a migration or a restart). It is noted, the
+// step in flight finishes, no further forward step starts, and the deployment rolls back as after any failure, then
+// releases the lock — all of it protected from the cancellation. The change's terminate does not reach here at all
+// (the change starts its deployments with parentClosePolicy ABANDON).
+
 // ---- the workflow ----------------------------------------------------------------------------------------
 
 export async function deployment(input: DeploymentInput): Promise<DeploymentRecord> {
+  if (!patched('deployment-cancellation')) return runDeployment(input, () => undefined);
+  let cancelledAt: string | undefined;
+  CancellationScope.current().cancelRequested.catch(() => {
+    cancelledAt ??= new Date().toISOString();
+  });
+  return CancellationScope.nonCancellable(() => runDeployment(input, () => cancelledAt));
+}
+
+async function runDeployment(input: DeploymentInput, cancelledAt: () => string | undefined): Promise<DeploymentRecord> {
   const extra = unexpectedInputFields(input, DEPLOYMENT_INPUT_FIELDS);
   if (extra) throw ApplicationFailure.nonRetryable(`deployment input refused: ${extra}`, 'BadInput');
   const releaseId = workflowInfo().workflowId.replace(/^deploy-/, '');
@@ -324,7 +365,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   signed('decideRestore', decideRestoreUpdate, decideRestoreSignal, restoreProblem, applyRestore);
   signed('completeManualStep', completeManualStepUpdate, completeManualStepSignal, manualProblem, applyManual);
   /** Tells the change (the parent) what this deployment waits for; display only, so a failure is only logged. */
-  const tellChange = (p: PendingDecision | null) => {
+  const tellChange = (p: PendingDecision | LockWaitNotice | null) => {
     const parent = workflowInfo().parent;
     if (!parent || !parent.workflowId.startsWith('change-')) return;
     getExternalWorkflowHandle(parent.workflowId, parent.runId).signal('deploymentWaiting', p).catch((err: unknown) => log.warn('could not tell the change what the deployment waits for', { error: (err as Error).message }));
@@ -341,7 +382,10 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     setCurrentDetails(`## ${record.workflowId}\n\n**Waiting for:** ${p.what}\n\n**Who may decide:** ${p.roles.join(', ')} (never ${p.notBy.join(', ')})\n\n**How:** \`${p.command}\` (signed with your SSH key)`);
   };
 
+  let rollingBack = false;
   async function step<T>(name: string, fn: () => Promise<T>, describe?: (r: T) => string): Promise<T> {
+    // A cancelled deployment starts no further forward step (the rollback's own steps still run).
+    if (cancelledAt() && !rollingBack) throw cancelledError(name);
     const s: StepRecord = { name, startedAt: now(), outcome: 'running' };
     record.steps.push(s);
     // The Web UI's details: metadata, not a command, so it changes no history.
@@ -391,11 +435,87 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   const onHostArg = (h: FleetHost) => (fleet ? { host: h.name } : {});
   const label = (text: string, h: FleetHost) => (hosts.length > 1 ? `${text} on ${h.name}` : text);
   const hostRecord = (h: FleetHost) => record.hosts?.find((x) => x.name === h.name);
+
+  // ---- the lock (lock-holder-run-id patch): bounded waits, visible holder, released around waits for people ----
+  const lockTimeout = input.lockWaitTimeoutMs ?? 4 * 3600_000;
+  let lockClient: EnvironmentLockClient | undefined;
+  const showLockWait = (w: LockWait) => {
+    record.lockWait = { lockWorkflowId: w.lockWorkflowId, holder: w.holder, position: w.position, since: record.lockWait?.since ?? now() };
+    setCurrentDetails(renderDeploymentDetails(record));
+    const what = `the ${env} deployment lock, held by ${w.holder ?? '(nobody: about to be granted)'}${w.position > 1 ? ` (${w.position} in line)` : ''}`;
+    tellChange({ lock: { environment: env, holder: w.holder, position: w.position }, what });
+  };
+  /** Takes the lock (a step); refuses after lockTimeout, stops at a cancellation (unless rolling back). */
+  async function takeLock(name: string): Promise<void> {
+    const before = record.status;
+    record.status = 'waiting-for-lock';
+    record.lockWait = { lockWorkflowId: lockClient!.lockWorkflowId, holder: null, position: 0, since: now() };
+    await step(name, async () => {
+      const outcome = await lockClient!.acquire({ timeoutMs: lockTimeout, interrupted: () => !rollingBack && cancelledAt() !== undefined, onWaiting: showLockWait, summary: name });
+      const holder = record.lockWait?.holder ?? null;
+      const waited = record.lockWait !== undefined;
+      record.lockWait = undefined;
+      if (waited) tellChange(null);
+      if (outcome === 'interrupted') throw cancelledError(name);
+      if (outcome === 'timed-out') {
+        throw new DeploymentRefused(name, `waited ${lockTimeout >= 120_000 ? `${Math.round(lockTimeout / 60_000)} min` : `${Math.round(lockTimeout / 1000)} s`} for the ${env} deployment lock${holder ? `, held by ${holder}` : ''}, and gave up: nothing was changed by this deployment; deploy again when the lock is free`);
+      }
+      return outcome;
+    });
+    record.status = before === 'waiting-for-lock' ? 'running' : before;
+    lock = { release: () => lockClient!.release() };
+  }
+  /** A wait for people without the lock (so that, say, the hotfix for an incident can deploy), then the lock again. */
+  async function withoutLock<T>(what: string, wait: () => Promise<T>): Promise<T> {
+    if (!lockClient || !lock) return wait();
+    await lockClient.release();
+    lock = undefined;
+    record.steps.push({ name: `release the ${env} deployment lock while waiting for ${what}`, startedAt: now(), finishedAt: now(), durationMs: 0, outcome: 'ok' });
+    const r = await wait();
+    if (cancelledAt() && !rollingBack) throw cancelledError(`take the ${env} deployment lock again`);
+    await takeLock(`take the ${env} deployment lock again (after ${what})`);
+    return r;
+  }
+  /**
+   * Before every production step that changes a host (recheck-window-before-host-steps patch): the window and the
+   * freezes of the worker's policy now, and the change's approvals, at this instant. Refuses the step otherwise.
+   */
+  let rechecks: boolean | undefined;
+  async function recheck(stepName: string, opts: { load?: boolean } = {}): Promise<void> {
+    if (env !== 'production' || !lockClient) return;
+    rechecks ??= patched('recheck-window-before-host-steps');
+    if (!rechecks) return;
+    if (opts.load !== false) {
+      await trust.load(`before ${stepName}`);
+      record.policyDigest = trust.digest;
+    }
+    const t = Date.now();
+    // The emergency approval is the change's to say: it counts only when the change itself (set by the server) started this deployment.
+    const byChange = workflowInfo().parent?.workflowId === `change-${input.changeId}`;
+    const w = deploymentWindow(t, trust.policy!, { environment: 'production', hotfix: input.hotfix, emergencyApproved: byChange && input.emergencyApproved === true });
+    if (!w.open) {
+      throw new DeploymentRefused(stepName, `the production window is closed (${w.reason}): "${stepName}" is not started${w.nextOpeningMs !== undefined ? `; it opens ${new Date(w.nextOpeningMs).toISOString()}` : ''}`);
+    }
+    if (input.approvalsValidUntilMs !== undefined && t >= input.approvalsValidUntilMs) {
+      throw new DeploymentRefused(stepName, `the change's approvals expired at ${new Date(input.approvalsValidUntilMs).toISOString()}: "${stepName}" is not started; the change needs fresh approvals`);
+    }
+  }
+  function cancelledError(stepName: string): DeploymentFailed {
+    record.cancelled ??= { at: cancelledAt() ?? now(), duringStep: stepName };
+    return new DeploymentFailed(stepName, `cancelled before "${stepName}" (by its change or an operator): no further step is started, what this deployment changed is rolled back`);
+  }
+
   try {
-    lock = await step('wait for the environment lock', () => acquireEnvironmentLock(env, record.workflowId));
+    if (lockByRunId()) {
+      lockClient = environmentLockClient(env, record.workflowId);
+      await takeLock('wait for the environment lock');
+    } else {
+      lock = await step('wait for the environment lock', () => acquireEnvironmentLock(env, record.workflowId));
+    }
     record.status = 'running';
     await trust.load('lock taken'); // the policy now (protected tables added meanwhile count)
     record.policyDigest = trust.digest;
+    await recheck('anything on the hosts', { load: false }); // the window, freezes and approvals after the wait for the lock
     if (patched('fleet-deploy')) {
       fleet = await activities.describeFleet.executeWithOptions(opts(`the hosts of ${env}`), [{ environment: env }]);
       hosts = fleet.hosts;
@@ -483,14 +603,25 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     if (classification.level === 'destructive') {
       record.status = 'awaiting-destructive-approval';
       pending('approveDestructiveMigration', 'destructiveMigration', `the §6.2 destructive-migration approval (backup confirmed, rollback plan) for: ${gating.slice(0, 5).join('; ') || classification.level}`, `steward migration approve ${input.changeId} --backup-confirmed --rollback-plan "…"`);
-      const got = await step(
-        'destructive migration: wait for §6.2 approval',
-        () => condition(() => destructiveApproval !== undefined, humanTimeout),
-        () => `approved for: ${gating.slice(0, 5).join('; ') || classification.level}`,
+      const got = await withoutLock('the §6.2 approval', () =>
+        step(
+          'destructive migration: wait for §6.2 approval',
+          () => condition(() => destructiveApproval !== undefined || (lockClient !== undefined && cancelledAt() !== undefined), humanTimeout),
+          () => `approved for: ${gating.slice(0, 5).join('; ') || classification.level}`,
+        ),
       );
       decisionTaken();
       if (!got) throw new DeploymentFailed('destructive approval', 'the destructive migration was not approved in time');
+      if (!destructiveApproval) throw cancelledError('destructive approval');
       record.status = 'running';
+      if (lockClient) {
+        // Others may have deployed while the lock was free: this plan holds only if the live release is the one read.
+        const liveNow = await Promise.all(hosts.map((h) => activities.readCurrentRelease.executeWithOptions(opts(label(`read the live release on ${env} again`, h)), [{ environment: env, ...onHostArg(h) }])));
+        const moved = hosts.filter((_, i) => liveNow[i]!.releaseId !== currents[i]!.releaseId);
+        if (moved.length) {
+          throw new DeploymentRefused('take the lock again', `the live release changed while this deployment waited for the approval (${moved.map((h) => `${h.name || env}: ${currents[hosts.indexOf(h)]!.releaseId} → ${liveNow[hosts.indexOf(h)]!.releaseId}`).join(', ')}): its plan is stale; deploy again`);
+        }
+      }
     }
 
     if (noInvariants) skipped('financial invariants before', 'the app declares no invariants hook');
@@ -503,15 +634,22 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
 
     if (plan.planned.length > 0) {
       if (!record.backup) throw new DeploymentFailed('migrate', 'no verified backup: refusing to migrate (§6.1)');
+      await recheck('run migrations');
+      if (cancelledAt()) throw cancelledError('run migrations');
       migrationsApplied = true; // set first: a migrate that fails half-way must still be reversed
       await step('run migrations', () => activities.runMigrations.executeWithOptions(opts(`migrate ${plan!.planned.length} migration(s)`), [{ environment: env, releaseId }]));
     }
+    // Before `switched`: a refusal of the first switch leaves the hosts as they were (or reverses the migrations).
+    await recheck(label('switch current', hosts[0]!));
+    if (cancelledAt()) throw cancelledError('switch current');
     switched = true;
     // Host by host (or in the configured batches): each batch is switched, restarted and smoke-tested before the
     // next one is touched, so a failure leaves the rest of the fleet on the previous release.
     let frozenModules: string[] | undefined;
     const smokeResults: { host: string; result: SmokeResult }[] = [];
+    let batchNo = 0;
     for (const batch of fleet ? rolloutBatches(hosts, fleet.batchSize) : [hosts]) {
+      if (batchNo++ > 0) await recheck(label('switch current', batch[0]!));
       await settleAll(
         batch.map(async (h) => {
           switchedHosts.push(h);
@@ -590,7 +728,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     record.reason = failureMessage(err);
     if (preparedHosts.length === 0 || (!switched && !migrationsApplied)) {
       // Nothing on the host changed what is served: the live release is untouched.
-      record.status = 'rolled-back';
+      record.status = err instanceof DeploymentRefused ? 'refused' : 'rolled-back';
       await settleAll(
         preparedHosts.map((h) => activities.removeRelease.executeWithOptions(opts(label('remove the unused release dir', h)), [{ environment: env, ...onHostArg(h), releaseId }]).catch(() => undefined)),
       );
@@ -601,6 +739,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
   }
 
   async function rollback(): Promise<void> {
+    rollingBack = true;
     record.status = 'rolling-back';
     const planned = plan?.planned ?? [];
     const planned0 = rollbackPlan({
@@ -626,7 +765,38 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       }
     };
     const prev = record.previousReleaseId;
+    /**
+     * A wait for a person during the rollback: on production the incident is opened first and the lock is freed
+     * for the wait (the hotfix for that incident can deploy), then taken again. When the live release moved
+     * meanwhile (someone deployed), the rest of this rollback would undo their work: it stops, and says so.
+     */
+    let stopped = false;
+    const humanWait = async <T>(what: string, wait: () => Promise<T>): Promise<T> => {
+      if (!lockClient) return wait();
+      if (env === 'production' && !r.incidentId && rb.steps.some((x) => x.action === 'open-incident')) {
+        r.incidentRequired = true;
+        await openIncident(r);
+      }
+      let res: T;
+      try {
+        res = await withoutLock(what, wait);
+      } catch (err) {
+        stopped = true;
+        r.failedCompensations.push({ action: `take the ${env} deployment lock again`, error: failureMessage(err) });
+        r.incidentRequired = true;
+        return undefined as T;
+      }
+      const primary = hosts.find((h) => h.primary) ?? hosts[0]!;
+      const live = await activities.readCurrentRelease.executeWithOptions(opts(label(`read the live release on ${env} again`, primary)), [{ environment: env, ...onHostArg(primary) }]);
+      if (live.releaseId !== releaseId && live.releaseId !== (fleet ? hostRecord(primary)?.previousReleaseId : prev)) {
+        stopped = true;
+        r.failedCompensations.push({ action: 'rollback', error: `superseded: the live release is ${live.releaseId}, deployed while this rollback waited for ${what}; the rest of the rollback is not run (it would undo that deployment)` });
+        r.incidentRequired = true;
+      }
+      return res;
+    };
     for (const s of rb.steps) {
+      if (stopped) break;
       switch (s.action) {
         case 'disable-feature':
           for (const module of input.featureModules?.length ? input.featureModules : ['posting']) {
@@ -651,8 +821,9 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
         case 'await-restore-decision': {
           record.status = 'awaiting-restore-decision';
           pending('decideRestore', 'restore', 'the §10.3 decision whether to restore the pre-deployment backup', `steward deployment restore ${input.changeId} --restore|--no-restore --reason "…"`);
-          const decided = await condition(() => restoreDecision !== undefined, humanTimeout);
+          const decided = await humanWait('the restore decision', () => condition(() => restoreDecision !== undefined, humanTimeout));
           decisionTaken();
+          if (stopped) break;
           r.restoreDecision = restoreDecision;
           if (!decided) {
             r.failedCompensations.push({ action: 'restore decision', error: 'no restore decision in time' });
@@ -701,8 +872,9 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
         case 'manual-reversal-steps': {
           record.status = 'awaiting-manual-steps';
           pending('completeManualStep', 'manualStep', 'the manual reversal steps (§10.3.3), ending with the step "all-done"', `steward deployment step ${input.changeId} --step "…" (finally --step all-done)`);
-          const done = await condition(() => manualDone, humanTimeout);
+          const done = await humanWait('the manual reversal steps', () => condition(() => manualDone, humanTimeout));
           decisionTaken();
+          if (stopped) break;
           if (!done) {
             r.failedCompensations.push({ action: 'manual reversal steps', error: 'not completed in time' });
           }
@@ -749,7 +921,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       }
     }
     record.status = r.failedCompensations.length ? 'rollback-failed' : 'rolled-back';
-    if (r.incidentRequired && env === 'production' && patched('open-incident-on-rollback')) await openIncident(r);
+    if (r.incidentRequired && env === 'production' && !r.incidentId && patched('open-incident-on-rollback')) await openIncident(r);
   }
 
   /** §10.3.4, §13: a production rollback that needs an incident opens one by itself; it outlives this workflow. */

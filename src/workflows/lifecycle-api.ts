@@ -117,6 +117,10 @@ export interface ChangeState {
   runningDeployment?: string;
   /** What the running deployment waits for a person to decide, as that deployment reports it (display only). */
   deploymentDecision?: { action: string; what: string; roles: string[]; notBy: string[]; command: string };
+  /** While the running deployment waits for the environment lock: who holds it (display only, from the deployment). */
+  deploymentLockWait?: { environment: string; holder: string | null; position: number };
+  /** When the change was cancelled during a deployment: how that deployment ended (it finishes or rolls back first). */
+  cancelled?: { at: string; deployment: string; status: string; reason?: string };
   rejectedAttempts: RejectedAttempt[];
   history: PhaseChange[];
   reminders: { at: string; message: string }[];
@@ -150,7 +154,12 @@ export const submitPostDeploymentReviewSignal = defineSignal<[SignedAction]>('su
 export const forwardDestructiveUpdate = defineUpdate<ChangeState, [SignedAction]>('approveDestructiveMigration');
 export const forwardDestructiveSignal = defineSignal<[SignedAction]>('approveDestructiveMigration');
 /** From the running deployment to its change: the decision it waits for (null when none). Display only. */
-export const deploymentWaitingSignal = defineSignal<[ChangeState['deploymentDecision'] | null]>('deploymentWaiting');
+export const deploymentWaitingSignal = defineSignal<[ChangeState['deploymentDecision'] | DeploymentLockNotice | null]>('deploymentWaiting');
+/** The same signal, while the deployment waits for the environment lock (see LockWaitNotice in deployment.ts). */
+export interface DeploymentLockNotice {
+  lock: { environment: string; holder: string | null; position: number };
+  what: string;
+}
 
 export const SA = {
   changeId: defineSearchAttributeKey('ChangeId', SearchAttributeType.KEYWORD),

@@ -404,7 +404,7 @@ export const MIGRATIONS_R03 = [...MIGRATIONS_R02, '0003_deposit_channel'];
 
 export interface FaultRecord {
   id: string;
-  group: 'worker-kill' | 'risky';
+  group: 'worker-kill' | 'risky' | 'operator';
   fault: string;
   where: string;
   injected: boolean;

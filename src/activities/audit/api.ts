@@ -26,6 +26,11 @@ export const AUDIT_EVENT_KINDS = [
   'restore-decided',
   'manual-step-completed',
   'payloads-decoded',
+  // The environment lock: a closed holder's lock freed; a release its holder did not confirm, refused.
+  'lock-holder-gone',
+  'lock-release-refused',
+  // A change cancelled during a deployment: how the deployment ended.
+  'deployment-cancelled',
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
