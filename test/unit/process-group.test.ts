@@ -32,7 +32,7 @@ describe('process-group and host-lock builders', () => {
     assert.throws(() => processGroupFile('../etc'), UnsafeArgumentError);
     assert.deepEqual(readProcessGroup('/tmp/steward-pgid-x'), { kind: 'argv', argv: ['cat', '--', '/tmp/steward-pgid-x'] });
     assert.deepEqual(killProcessGroup(4242, 'TERM'), { kind: 'argv', argv: ['kill', '-s', 'TERM', '--', '-4242'] });
-    assert.deepEqual(killProcessGroup(4242, 'KILL').kind === 'argv' && killProcessGroup(4242, 'KILL').argv, ['kill', '-s', 'KILL', '--', '-4242']);
+    assert.deepEqual(killProcessGroup(4242, 'KILL'), { kind: 'argv', argv: ['kill', '-s', 'KILL', '--', '-4242'] });
     assert.throws(() => killProcessGroup(1, 'TERM'), /may be killed/);
     assert.throws(() => killProcessGroup(0, 'TERM'));
     assert.throws(() => killProcessGroup(12, 'HUP' as never), /not allowed/);
