@@ -81,6 +81,7 @@ describe('two workers on one task queue, one killed mid-deployment', () => {
       if (r.status !== 'deployed') problems.push(`deployment ended ${r.status}: ${r.reason ?? ''}; ${stepsText(r)}`);
       const v = await checkHost(host, config, {
         releaseId: r.releaseId,
+        backupFile: r.backup?.file,
         current: [r.releaseId],
         serves: ['r09-requirements'],
         backup: 'one',

@@ -111,6 +111,7 @@ describe('kill -9 the worker at each step of deployment', () => {
         if (r.status !== 'deployed') problems.push(`deployment ended ${r.status}: ${r.reason ?? ''}; ${stepsText(r)}`);
         const v = await checkHost(host, config, {
           releaseId: r.releaseId,
+          backupFile: r.backup?.file,
           current: [r.releaseId],
           serves: ['r09-requirements'],
           backup: 'one',
