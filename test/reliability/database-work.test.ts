@@ -48,7 +48,8 @@ import {
 const ONLY = process.env.STEWARD_REL_ONLY;
 /** The quick subset (inside `npm test`): the two faults that need no throttled waits. */
 const QUICK_SET = ['tag-push-refused', 'audit-store-down'];
-const maybe = (id: string) => (ONLY ? (id.includes(ONLY) ? it : it.skip) : QUICK && !QUICK_SET.includes(id) ? it.skip : it);
+// STEWARD_REL_ONLY: one fault id (or part of one), or several separated by commas.
+const maybe = (id: string) => (ONLY ? (ONLY.split(',').some((o) => id.includes(o.trim())) ? it : it.skip) : QUICK && !QUICK_SET.includes(id) ? it.skip : it);
 const MIGRATIONS_R06 = [...MIGRATIONS_R03, '0004_remove_loan_legacy_reference'];
 
 /** A directory of PostgreSQL client programs for `database.pgBin`: the real ones, pg_dump behind a sleep (tests only). */
@@ -200,7 +201,7 @@ describe('database work under faults', () => {
           const db = c.environments.production!.database;
           db.pgBin = slow.dir;
           // Sized: size / rate × 3 = 100 s for this database; a fixed 15 s (the floor) would cut it off.
-          db.timing = { ...db.timing, minMinutes: 0.25, dumpBytesPerSecond: (size * 3) / 100 };
+          db.timing = { ...db.timing, minMinutes: 0.25, dumpBytesPerSecond: (size * 3) / 100, restoreBytesPerSecond: (size * 3) / 180 };
         },
         async (c) => {
           const handle = await startDeployment(temporal.client, c, relInput('r09-requirements'));
@@ -235,7 +236,7 @@ describe('database work under faults', () => {
         (c) => {
           const db = c.environments.production!.database;
           db.pgBin = slow.dir;
-          db.timing = { ...db.timing, minMinutes: 0.1, dumpBytesPerSecond: (size * 3) / 20 };
+          db.timing = { ...db.timing, minMinutes: 0.1, dumpBytesPerSecond: (size * 3) / 20, restoreBytesPerSecond: (size * 3) / 180 };
         },
         async (c) => {
           const handle = await startDeployment(temporal.client, c, relInput('r09-requirements'));
