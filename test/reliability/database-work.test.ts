@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { resolveSecret } from '../../src/config/secrets';
+import { superuserPasswordFile } from '../../src/dev/postgres';
 import type { StewardConfig } from '../../src/config/schema';
 import type { DeploymentRecord } from '../../src/workflows/deployment';
 import { signForDeployment } from '../helpers/signing';
@@ -120,6 +121,7 @@ describe('database work under faults', () => {
   });
 
   async function baseline(): Promise<void> {
+    await undoR06();
     await resetBaseline(host, config);
     if (!worker.alive) await worker.start().ready();
     before0 = await invariants(host);
@@ -180,13 +182,33 @@ describe('database work under faults', () => {
   const stepOf = (r: DeploymentRecord, name: string) => r.steps.find((s) => isStep(s.name, name));
   const columns = async (table: string) => (await dbQuery<{ c: string }>(config, `SELECT column_name AS c FROM information_schema.columns WHERE table_name = $1 ORDER BY 1`, [table])).map((r) => r.c);
 
-  /** Back from r06 (0004 applied) to the baseline's 0002 with the code that knows 0004, as an operator would. */
+  /**
+   * Back from r06 (0004 applied) to the baseline's 0002 with the code that knows 0004 (a release of r06 of its own
+   * on the primary), as an operator would; resetBaseline's r03 code cannot reverse 0004.
+   */
   async function undoR06(): Promise<void> {
-    const cur = `${host.env.app.deployRoot}/current`;
     const applied = (await dbQuery<{ name: string }>(config, `SELECT name FROM django_migrations WHERE app = 'banking'`)).map((r) => r.name);
-    if (applied.includes('0004_remove_loan_legacy_reference')) {
-      const r = await host.sh([`${cur}/.venv/bin/python`, `${cur}/manage.py`, 'migrate', 'banking', '0002']);
-      if (r.exitCode !== 0) throw new Error(`undo r06: ${r.stderr.slice(-400)}`);
+    if (!applied.includes('0004_remove_loan_legacy_reference')) return;
+    const primary = host.env.hosts.find((h) => h.roles.includes('primary'))?.name ?? host.env.hosts[0]!.name;
+    const p = await host.acts.prepareRelease({ environment: 'production', host: primary, releaseId: 'relbase-r06', gitRef: 'r06-drop-financial-column' });
+    await host.acts.prepareVirtualenv({ environment: 'production', host: primary, releaseId: 'relbase-r06', requirementsHash: p.requirementsHash });
+    const dir = `${host.env.app.deployRoot}/releases/relbase-r06`;
+    const r = await host.sh([`${dir}/.venv/bin/python`, `${dir}/manage.py`, 'migrate', 'banking', '0002']);
+    if (r.exitCode !== 0) throw new Error(`undo r06: ${r.stderr.slice(-400)}`);
+    log('undo r06: banking back at 0002 with the r06 code');
+  }
+
+  /** As the superuser (an event trigger needs one): refuse any DDL that names legacy_reference, i.e. migration 0004. */
+  async function superuser(sql: string): Promise<void> {
+    const u = new URL(resolveSecret(config.environments.production!.database.url).reveal());
+    u.username = 'postgres';
+    u.password = readFileSync(superuserPasswordFile(layout()), 'utf8').trim();
+    const pg = new PgClient({ connectionString: u.toString() });
+    await pg.connect();
+    try {
+      await pg.query(sql);
+    } finally {
+      await pg.end();
     }
   }
 
@@ -266,11 +288,14 @@ describe('database work under faults', () => {
   });
 
   maybe('migration-fails-half-way')('a migration that fails after changing half its tables: not retried, the database is as before', async () => {
-    await scenario({ id: 'migration-fails-half-way', fault: 'r06 from 0002: 0003 adds fin_deposit.channel, then 0004 fails (a view depends on fin_loan.legacy_reference)' }, async () => {
+    await scenario({ id: 'migration-fails-half-way', fault: 'r06 from 0002: 0003 adds fin_deposit.channel, then 0004 is refused by PostgreSQL (an event trigger on its DDL)' }, async () => {
       await baseline();
       const depositBefore = await columns('fin_deposit');
       const loanBefore = await columns('fin_loan');
-      await dbQuery(config, 'CREATE OR REPLACE VIEW steward_fault_blocker AS SELECT legacy_reference FROM fin_loan');
+      // Django drops a column with CASCADE (a dependent view would not stop it): an event trigger refuses 0004's DDL.
+      await superuser(`CREATE OR REPLACE FUNCTION steward_fault_block() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN IF current_query() ILIKE '%legacy_reference%' THEN RAISE EXCEPTION 'reliability fault: DDL on legacy_reference refused'; END IF; END $$`);
+      await superuser('DROP EVENT TRIGGER IF EXISTS steward_fault_block');
+      await superuser('CREATE EVENT TRIGGER steward_fault_block ON ddl_command_start EXECUTE FUNCTION steward_fault_block()');
       try {
         const handle = await startDeployment(temporal.client, config, relInput('r06-drop-financial-column', { changeType: 'feature' }));
         await pollStatus(handle, (r) => (r.status === 'awaiting-destructive-approval' ? true : undefined), 300_000, 200);
@@ -299,7 +324,8 @@ describe('database work under faults', () => {
           expect: { current: [BASELINE_RELEASE], serves: ['r02-cosmetic'], backup: 'one', releaseDir: 'any', migrations: [MIGRATIONS_R02] },
         };
       } finally {
-        await dbQuery(config, 'DROP VIEW IF EXISTS steward_fault_blocker');
+        await superuser('DROP EVENT TRIGGER IF EXISTS steward_fault_block');
+        await superuser('DROP FUNCTION IF EXISTS steward_fault_block()');
       }
     });
   });
