@@ -24,6 +24,11 @@ export function readProcessGroup(pidFile: string): RemoteCommand {
   return cmd(['cat', '--', pidFile]);
 }
 
+/** The pid file of a killed group (the shell that would remove it went with the channel). */
+export function removeProcessGroupFile(pidFile: string): RemoteCommand {
+  return cmd(['rm', '-f', '--', pidFile]);
+}
+
 /** The whole group: `kill -s SIG -- -PGID`; the pgid is parsed and checked before it gets here. */
 export function killProcessGroup(pgid: number, signal: KillSignal): RemoteCommand {
   if (!Number.isInteger(pgid) || pgid <= 1) throw new Error(`process group id ${pgid} is not a group that may be killed`);

@@ -12,6 +12,7 @@ import {
   parseProcessGroup,
   processGroupFile,
   readProcessGroup,
+  removeProcessGroupFile,
   underDatabaseLock,
 } from '../../src/commands/process';
 import { cmd, toShell, UnsafeArgumentError } from '../../src/commands/shell';
@@ -31,6 +32,7 @@ describe('process-group and host-lock builders', () => {
     assert.equal(processGroupFile('a1-b2'), '/tmp/steward-pgid-a1-b2');
     assert.throws(() => processGroupFile('../etc'), UnsafeArgumentError);
     assert.deepEqual(readProcessGroup('/tmp/steward-pgid-x'), { kind: 'argv', argv: ['cat', '--', '/tmp/steward-pgid-x'] });
+    assert.deepEqual(removeProcessGroupFile('/tmp/steward-pgid-x'), { kind: 'argv', argv: ['rm', '-f', '--', '/tmp/steward-pgid-x'] });
     assert.deepEqual(killProcessGroup(4242, 'TERM'), { kind: 'argv', argv: ['kill', '-s', 'TERM', '--', '-4242'] });
     assert.deepEqual(killProcessGroup(4242, 'KILL'), { kind: 'argv', argv: ['kill', '-s', 'KILL', '--', '-4242'] });
     assert.throws(() => killProcessGroup(1, 'TERM'), /may be killed/);

@@ -6,7 +6,7 @@ import { redact } from '../../config/redact';
 import { resolveSecret } from '../../config/secrets';
 import { randomUUID } from 'node:crypto';
 import { quoteArg, toShell, type RemoteCommand } from '../../commands/shell';
-import { inProcessGroup, killProcessGroup, parseProcessGroup, processGroupFile, readProcessGroup } from '../../commands/process';
+import { inProcessGroup, killProcessGroup, parseProcessGroup, processGroupFile, readProcessGroup, removeProcessGroupFile } from '../../commands/process';
 
 export class HostKeyMismatchError extends Error {
   override name = 'HostKeyMismatchError';
@@ -138,6 +138,7 @@ export class SshPool {
       await this.exec(host, killProcessGroup(pgid, 'TERM'), { allowFailure: true, group: false });
       await new Promise((r) => setTimeout(r, KILL_GRACE_MS));
       const left = await this.exec(host, killProcessGroup(pgid, 'KILL'), { allowFailure: true, group: false });
+      await this.exec(host, removeProcessGroupFile(pidFile), { allowFailure: true, group: false });
       return `process group ${pgid} killed (TERM${left.exitCode === 0 ? ', then KILL' : ''})`;
     } catch (err) {
       return `could not kill the process group: ${(err as Error).message}`;
