@@ -292,14 +292,17 @@ describe('database work under faults', () => {
       await baseline();
       const depositBefore = await columns('fin_deposit');
       const loanBefore = await columns('fin_loan');
-      // Django drops a column with CASCADE (a dependent view would not stop it): an event trigger refuses 0004's DDL.
-      await superuser(`CREATE OR REPLACE FUNCTION steward_fault_block() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN IF current_query() ILIKE '%legacy_reference%' THEN RAISE EXCEPTION 'reliability fault: DDL on legacy_reference refused'; END IF; END $$`);
-      await superuser('DROP EVENT TRIGGER IF EXISTS steward_fault_block');
-      await superuser('CREATE EVENT TRIGGER steward_fault_block ON ddl_command_start EXECUTE FUNCTION steward_fault_block()');
       try {
         const handle = await startDeployment(temporal.client, config, relInput('r06-drop-financial-column', { changeType: 'feature' }));
         await pollStatus(handle, (r) => (r.status === 'awaiting-destructive-approval' ? true : undefined), 300_000, 200);
         await handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'grace', 'approveDestructiveMigration', { backupConfirmed: true, rollbackPlan: 'reverse migrations to 0002; restore the fresh backup if needed' })] });
+        // Django drops a column with CASCADE (a dependent view would not stop it): an event trigger refuses 0004's
+        // DDL. Installed once the backup is taken: in the dump it would make the backup unrestorable by the app's
+        // role, and the restore check would (rightly) refuse it.
+        await pollStatus(handle, (r) => (stepOf(r, 'back up the database')?.outcome === 'ok' ? true : undefined), 300_000, 100);
+        await superuser(`CREATE OR REPLACE FUNCTION steward_fault_block() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN IF current_query() ILIKE '%legacy_reference%' THEN RAISE EXCEPTION 'reliability fault: DDL on legacy_reference refused'; END IF; END $$`);
+        await superuser('DROP EVENT TRIGGER IF EXISTS steward_fault_block');
+        await superuser('CREATE EVENT TRIGGER steward_fault_block ON ddl_command_start EXECUTE FUNCTION steward_fault_block()');
         const rec = await pollStatus(handle, (r) => (r.status === 'awaiting-restore-decision' || r.finishedAt ? r : undefined), 300_000, 200);
         if (rec.status === 'awaiting-restore-decision') {
           await handle.executeUpdate('decideRestore', { args: [await signForDeployment(handle, 'grace', 'decideRestore', { restore: false, reason: 'the reverse migrations put the schema back' })] });
