@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import { classifyRisk, parseProposalYaml, ProposalError, requiredSignoffs, initialApprovalState, type Proposal } from '../domain';
 import { changeWorkflowId, SA, type ChangeLifecycleInput } from '../workflows/lifecycle-api';
 import { policyDigest } from '../domain/policy';
@@ -45,6 +45,9 @@ export async function proposeChange(program: Command, file: string, id?: string,
       await client.workflow.start('changeLifecycle', {
         taskQueue: config.temporal.taskQueue,
         workflowId,
+        // Change ids are unique for ever: a closed change's id cannot be proposed again (its deployments, backups
+        // and audit rows are named by it).
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         args: [input],
         staticSummary: proposal.title,
         staticDetails: `${proposal.type} change by ${proposal.proposer}: ${proposal.gitRef}`,
@@ -57,7 +60,7 @@ export async function proposeChange(program: Command, file: string, id?: string,
         ],
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`change ${changeId} already exists; choose another --id or see \`steward status ${changeId}\``);
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`change ${changeId} already exists (open or closed: a change id is never reused); choose another --id or see \`steward status ${changeId}\``);
       throw err;
     }
     return { changeId, workflowId, risk, reasons, requiredSignoffs: slots, url: webUiUrl(config, workflowId) };

@@ -113,3 +113,56 @@ export function parseCsv(text: string): Record<string, string>[] {
   if (!header) return [];
   return body.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
 }
+
+// ---- sizing and the restore check of a backup ------------------------------------------------------------
+
+const TABLE = /^[a-z_][a-z0-9_]{0,62}$/;
+export const SCRATCH_DATABASE = /^steward_verify_[a-z0-9_]{1,40}$/;
+
+/** The database's size on disk (what dump and restore timeouts are sized from), read-only. */
+export function databaseSize(t: PgTarget, pgBin = ''): RemoteCommand {
+  return readOnlyQuery(t, 'SELECT pg_database_size(current_database()) AS bytes', pgBin);
+}
+
+/** Row counts of the tables that exist among `tables` (plain lower-case names, checked here), read-only, CSV table,rows. */
+export function rowCounts(t: PgTarget, tables: readonly string[], pgBin = ''): RemoteCommand {
+  for (const x of tables) if (!TABLE.test(x)) throw new Error(`table name ${JSON.stringify(x)} is not a plain table name`);
+  if (tables.length === 0) throw new Error('rowCounts needs at least one table');
+  const parts = tables.map((x) => `SELECT '${x}' AS "table", (SELECT count(*) FROM public."${x}") AS rows`);
+  // A missing table fails the query: callers ask only for tables that existingTables found.
+  return readOnlyQuery(t, parts.join(' UNION ALL '), pgBin);
+}
+
+/** Which of `tables` exist in the database (public schema), read-only. */
+export function existingTables(t: PgTarget, tables: readonly string[], pgBin = ''): RemoteCommand {
+  for (const x of tables) if (!TABLE.test(x)) throw new Error(`table name ${JSON.stringify(x)} is not a plain table name`);
+  const list = tables.map((x) => `'${x}'`).join(', ');
+  return readOnlyQuery(t, `SELECT c.relname AS "table" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname IN (${list || "''"}) ORDER BY 1`, pgBin);
+}
+
+function scratch(name: string): string {
+  if (!SCRATCH_DATABASE.test(name)) throw new Error(`scratch database name ${JSON.stringify(name)} is not allowed`);
+  return name;
+}
+
+export function createScratchDatabase(t: PgTarget, name: string, pgBin = ''): RemoteCommand {
+  return { kind: 'secretStdin', envName: 'PGPASSWORD', command: cmd([`${pgBin}createdb`, ...connArgs(t), '--maintenance-db', t.database, '--', scratch(name)]) };
+}
+
+export function dropScratchDatabase(t: PgTarget, name: string, pgBin = ''): RemoteCommand {
+  return { kind: 'secretStdin', envName: 'PGPASSWORD', command: cmd([`${pgBin}dropdb`, ...connArgs(t), '--maintenance-db', t.database, '--if-exists', '--', scratch(name)]) };
+}
+
+/** Restores a backup into a scratch database: all of it, or (a sample, for very large databases) only `tables`. */
+export function pgRestoreInto(t: PgTarget, name: string, file: string, tables: readonly string[] = [], pgBin = ''): RemoteCommand {
+  for (const x of tables) if (!TABLE.test(x)) throw new Error(`table name ${JSON.stringify(x)} is not a plain table name`);
+  return {
+    kind: 'secretStdin',
+    envName: 'PGPASSWORD',
+    command: cmd([`${pgBin}pg_restore`, ...connArgs(t), '--no-owner', '--no-privileges', '--exit-on-error', ...tables.flatMap((x) => ['--table', x]), '--dbname', scratch(name), '--', file]),
+  };
+}
+
+export function fileModifiedAt(file: string): RemoteCommand {
+  return cmd(['stat', '-c', '%Y', '--', file]);
+}

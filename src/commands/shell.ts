@@ -15,7 +15,14 @@ export type RemoteCommand =
   | { kind: 'pipe'; commands: readonly RemoteCommand[] }
   | { kind: 'redirect'; command: RemoteCommand; stdoutTo: string; append?: boolean }
   /** A secret the executor writes to stdin; the remote shell exports it to the command's environment. */
-  | { kind: 'secretStdin'; envName: string; command: RemoteCommand };
+  | { kind: 'secretStdin'; envName: string; command: RemoteCommand }
+  /**
+   * The command in a process group (and session) of its own, its group id written to `pidFile` first, so a second
+   * channel can kill the whole group on a timeout or a cancellation (an SSH channel closing kills nothing).
+   */
+  | { kind: 'processGroup'; pidFile: string; command: RemoteCommand }
+  /** The command under an exclusive `flock` on `lockFile`: one at a time per lock file on the host. */
+  | { kind: 'hostLock'; lockFile: string; waitSeconds: number; conflictExitCode: number; command: RemoteCommand };
 
 export function cmd(argv: Argv, opts: { cwd?: string; env?: Record<string, string> } = {}): RemoteCommand {
   if (argv.length === 0) throw new UnsafeArgumentError('an empty command cannot run');
@@ -52,6 +59,17 @@ export function toShell(command: RemoteCommand): string {
       return `IFS= read -r ${command.envName} && export ${command.envName} && ( ${toShell(command.command)} )`;
     case 'redirect':
       return `( ${toShell(command.command)} ) ${command.append ? '>>' : '>'} ${quoteArg(command.stdoutTo)}`;
+    case 'processGroup': {
+      // setsid --wait: the child leads a new session and group (pgid = its pid, written first), and the exit status
+      // is the command's; the pid file goes when it ends.
+      const pid = quoteArg(command.pidFile);
+      return `setsid --wait bash -c 'echo $$ > "$0" && exec bash -c "$1"' ${pid} ${quoteArg(toShell(command.command))}; s=$?; rm -f -- ${pid}; exit $s`;
+    }
+    case 'hostLock': {
+      if (!Number.isInteger(command.waitSeconds) || command.waitSeconds < 0) throw new UnsafeArgumentError('waitSeconds must be a whole number of seconds');
+      if (!Number.isInteger(command.conflictExitCode) || command.conflictExitCode < 1 || command.conflictExitCode > 125) throw new UnsafeArgumentError('conflictExitCode must be 1-125');
+      return `flock --exclusive --wait ${command.waitSeconds} --conflict-exit-code ${command.conflictExitCode} ${quoteArg(command.lockFile)} bash -c ${quoteArg(toShell(command.command))}`;
+    }
   }
 }
 

@@ -231,6 +231,24 @@ export const databaseSchema = z.strictObject({
   url: secretRefSchema,
   backupDir: absolutePath,
   protectedTables: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/)).optional(),
+  // Where the PostgreSQL client programs (pg_dump, pg_restore, psql, createdb, dropdb) are on the host; default: PATH.
+  pgBin: absolutePath.optional(),
+  // Dump and restore timeouts are sized from pg_database_size and these figures (src/domain/timeouts.ts).
+  timing: z
+    .strictObject({
+      dumpBytesPerSecond: z.number().positive().default(20 * 1024 * 1024),
+      restoreBytesPerSecond: z.number().positive().default(10 * 1024 * 1024),
+      safetyFactor: z.number().min(1).max(20).default(3),
+      minMinutes: z.number().positive().max(24 * 60).default(10),
+      maxHours: z.number().positive().max(14 * 24).default(24),
+      migrateMinutes: z.number().positive().max(14 * 24 * 60).default(240),
+      backupMaxAgeMinutes: z.number().positive().max(7 * 24 * 60).default(60),
+      verifyFullBelowBytes: z.number().positive().default(20 * 1024 ** 3),
+    })
+    .prefault({}),
+  // How a backup is verified: restored into a scratch database and its protected tables' row counts compared
+  // (the database role needs CREATEDB), or only read as an archive (pg_restore --list).
+  verifyRestore: z.enum(['scratch-database', 'archive-list']).default('scratch-database'),
 });
 
 export const rolloutSchema = z.strictObject({

@@ -114,6 +114,8 @@ export async function ensureDatabase(layout: DevLayout, ports: DevPorts, db: str
   try {
     const exists = await c.query('select 1 from pg_database where datname = $1', [db]);
     if (exists.rowCount === 0) await c.query(`create database "${db}" owner "${owner.replace(/"/g, '""')}"`);
+    // The app's role restores each backup into a scratch database to prove it restorable (database.verifyRestore).
+    await c.query(`alter role "${owner.replace(/"/g, '""')}" createdb`);
   } finally {
     await c.end();
   }

@@ -23,6 +23,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -51,8 +52,9 @@ import type { SignedAction, SignedActionName, VerifiedStatement } from '../domai
 import { deploymentWindow as deploymentWindowImpl } from '../domain/windows';
 import { ProposalError } from '../domain/errors';
 import type { PolicyActivities } from '../contracts/policy';
+import { AUDIT_UNAVAILABLE, auditRefusal } from '../contracts/audit';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from './deployment';
-import { claimedSigner, createTrust, FLOOD_REFUSAL, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
+import { claimedSigner, createTrust, FLOOD_REFUSAL, keepRejected, MAX_KEPT_REJECTED, setSignedHandlers, unexpectedInputFields } from './trust';
 import {
   approveSignal,
   approveUpdate,
@@ -175,17 +177,23 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   let pendingFullReview: { by: string } | undefined;
 
   // ---- audit, visibility ----------------------------------------------------------------------------------
-  async function record(kind: AuditEventKind, actor: string, details: Record<string, unknown>): Promise<void> {
+  /** Returns the append's error (also kept in auditFailures), or null once the event is in the audit log. */
+  async function record(kind: AuditEventKind, actor: string, details: Record<string, unknown>): Promise<string | null> {
     const eventId = `${info.workflowId}:${++auditSeq}`;
     try {
       await audit.appendAuditEvent.executeWithOptions({ summary: `audit: ${kind} by ${actor}` }, [
         { eventId, subject: input.changeId, kind, actor, at: iso(), details },
       ]);
+      return null;
     } catch (err) {
       // Recorded in the state (and visible in the Web UI); the change is not silently blocked.
-      const msg = `${eventId} (${kind}): ${(err as Error).message}`;
+      const e = err as { message?: string; cause?: { message?: string } };
+      const why = e.cause?.message ? `${e.message}: ${e.cause.message}` : String(e.message);
+      const msg = `${eventId} (${kind}): ${why}`;
       state.auditFailures.push(msg);
-      log.error('audit append failed', { eventId, kind, error: (err as Error).message });
+      if (state.auditFailures.length > MAX_KEPT_REJECTED) state.auditFailures.splice(0, state.auditFailures.length - MAX_KEPT_REJECTED);
+      log.error('audit append failed', { eventId, kind, error: why });
+      return why;
     }
   }
 
@@ -280,6 +288,19 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   both<ApproveInput>('approve', approveUpdate, approveSignal, (a) => approveProblem(approval, a, policy, now(), evaluateApproval), async (a, _v, payload) => {
     const r = applyApproval(approval, { by: a.by, role: a.role, comment: a.comment }, policy, now());
     if (!r.ok) return;
+    if (patched('audit-before-apply')) {
+      // Fail-closed: the approval counts only once the audit log holds it.
+      const s = r.state.signoffs[r.state.signoffs.length - 1]!;
+      const failed = await record('approved', a.by, { role: s.role, commit: s.gitRef, gitRef: state.gitRef, expiresAt: iso(s.expiresAtMs), comment: a.comment ?? null, ...signedBy(payload) });
+      if (failed) throw ApplicationFailure.nonRetryable(auditRefusal(`the approval by ${a.by}`, failed), AUDIT_UNAVAILABLE);
+      // Applied to the state as it is now (another message may have changed it while the append ran).
+      const again = applyApproval(approval, { by: a.by, role: a.role, comment: a.comment }, policy, now());
+      if (!again.ok) return;
+      approval = again.state;
+      changed++;
+      refresh();
+      return;
+    }
     approval = r.state;
     changed++;
     refresh();
@@ -452,7 +473,17 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     const id = deploymentWorkflowId(input.changeId, environment, childInput.attempt);
     state.runningDeployment = id;
     waiting(`the ${environment} deployment ${id}`);
-    await record('deployment-started', 'steward', { environment, workflowId: id, gitRef: state.gitRef });
+    if (patched('audit-before-apply')) {
+      // Fail-closed: the deployment starts only once its start is in the audit log; while the store is down it is held.
+      for (let failed = await record('deployment-started', 'steward', { environment, workflowId: id, gitRef: state.gitRef }); failed; ) {
+        waiting(`the audit store, to record the start of the ${environment} deployment ${id} (it cannot start unrecorded): ${failed.slice(0, 200)}`);
+        await sleep('30 seconds');
+        failed = await record('deployment-started', 'steward', { environment, workflowId: id, gitRef: state.gitRef });
+      }
+      waiting(`the ${environment} deployment ${id}`);
+    } else {
+      await record('deployment-started', 'steward', { environment, workflowId: id, gitRef: state.gitRef });
+    }
     const summary = `Deploy ${state.gitRef} to ${environment} for ${input.changeId}`;
     try {
       if (!patched('deployment-abandon-on-close')) {

@@ -29,6 +29,7 @@ import { describeFindings, judgeMigrations } from '../domain/migration-facts';
 import { compareInvariants, type DeclaredBalanceChange, type InvariantDifference, type InvariantSnapshot } from '../domain/invariants';
 import { codeBeforeMigrations, rollbackPlan, type RollbackPlan } from '../domain/rollback';
 import { nextVersion } from '../domain/semver';
+import { backupProblem, type DatabaseTimeouts } from '../domain/timeouts';
 import { gitRefProblem } from '../domain/gitref';
 import { mayDecide, type DecisionKind } from '../domain/policy';
 import type { SignedAction, SignedActionName } from '../domain/statement';
@@ -37,12 +38,30 @@ import type { ChangeType } from '../domain/types';
 import { renderDeploymentDetails } from './deployment-details';
 import { acquireEnvironmentLock, environmentLockClient, lockByRunId, type EnvironmentLockClient, type HeldLock, type LockWait } from './lock-client';
 import { deploymentWindow } from '../domain/windows';
+import { AUDIT_UNAVAILABLE, auditRefusal } from '../contracts/audit';
 import { incidentWorkflowId, type IncidentInput } from './incident-api';
 
 const activities = proxyActivities<StewardActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/**
+ * Database work (dump, restore, migrate): each call passes its startToCloseTimeout, sized from the database
+ * (measureDatabase); heartbeats (every 5 s while a command runs) notice a dead worker within 30 s. A non-zero
+ * exit of migrate or restore is a non-retryable failure (a person decides); only faults are retried.
+ */
+const database = proxyActivities<StewardActivities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: ['MigrationFailed', 'RestoreFailed', 'ReverseMigrationFailed', 'BackupUnverified'],
+  },
 });
 
 const auditLog = proxyActivities<AuditActivities>({
@@ -177,6 +196,10 @@ export interface DeploymentRecord {
   /** What the playbook cannot do for this app (hooks the app contract declares absent). */
   limits?: string[];
   releaseTag?: string;
+  /** A release tag that could not be made after green smoke: reported, never a rollback of the healthy release. */
+  releaseTagFailure?: { tag: string; error: string; at: string };
+  /** The database's size and the timeouts sized from it (since the fresh-run-backup patch). */
+  databaseTimeouts?: DatabaseTimeouts;
   rollback?: {
     plan: RollbackPlan;
     done: { action: string; ok: boolean; detail: string }[];
@@ -267,6 +290,7 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
   let destructiveApproval: DestructiveApproval | undefined;
   let restoreDecision: RestoreDecision | undefined;
   let manualDone = false;
+  let backupAfterApproval = false;
 
   // Messages are signed actions (DESIGN "Trust model"): the signer is the key's owner in the worker's policy, and
   // must hold a role the policy gives this decision; never the proposer or implementer. The Update validators refuse
@@ -285,7 +309,8 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
     if (d) return d;
     if (a.backupConfirmed !== true) return 'backupConfirmed must be true: confirm the verified backup of this deployment (§6.2)';
     if (!str(a.rollbackPlan, 10)) return 'rollbackPlan must describe how this change is rolled back (§6.2), at least 10 characters';
-    if (!record.backup) return 'no verified backup of this deployment yet';
+    // Since the fresh-run-backup patch the backup is taken after this approval, right before the migration.
+    if (!record.backup && !backupAfterApproval) return 'no verified backup of this deployment yet';
     return null;
   };
   const restoreProblem = (d: Record<string, unknown>, by: string): string | null => {
@@ -323,13 +348,16 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
   /** Verifies the signature (for this deployment, at its commit), then the decision; one path for Update and Signal. */
   let decisionSeq = 0;
   /** The decision with its statement and signature in the audit log (evidence that outlives Steward). */
-  const recordDecision = async (kind: AuditEventKind, by: string, decision: Record<string, unknown>, payload: SignedAction) => {
+  /** Returns the append's error, or null when the decision is in the audit log. */
+  const recordDecision = async (kind: AuditEventKind, by: string, decision: Record<string, unknown>, payload: SignedAction): Promise<string | null> => {
     try {
       await auditLog.appendAuditEvent.executeWithOptions({ summary: `audit: ${kind} by ${by}` }, [
         { eventId: `${record.workflowId}:decision:${++decisionSeq}`, subject: input.changeId, kind, actor: by, at: now(), details: { workflowId: record.workflowId, commit: record.commit ?? null, ...decision, statement: payload.statement, signature: payload.signature } },
       ]);
+      return null;
     } catch (err) {
-      log.error('audit append failed', { kind, error: (err as Error).message });
+      log.error('audit append failed', { kind, error: failureMessage(err) });
+      return failureMessage(err);
     }
   };
   const KINDS: Record<string, AuditEventKind> = { approveDestructiveMigration: 'destructive-migration-approved', decideRestore: 'restore-decided', completeManualStep: 'manual-step-completed' };
@@ -352,6 +380,14 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
         return p ? { code: 'Rejected', reason: p } : { x: v.statement.decision, v };
       },
       apply: async (d, v, payload) => {
+        // Fail-closed (audit-before-apply): a decision the audit store cannot record is not applied. A refused
+        // Update reaches its caller; a Signal is recorded as a rejected attempt (setSignedHandlers).
+        if (patched('audit-before-apply')) {
+          const failed = await recordDecision(KINDS[action]!, v.signer, d, payload);
+          if (failed) throw ApplicationFailure.nonRetryable(auditRefusal(`this ${action} decision`, failed), AUDIT_UNAVAILABLE);
+          apply(d, v.signer);
+          return;
+        }
         apply(d, v.signer);
         await recordDecision(KINDS[action]!, v.signer, d, payload);
       },
@@ -586,19 +622,31 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
       return await finish();
     }
 
-    // Static files and the verified backup side by side: neither touches what is served.
-    const [, backup] = await Promise.all([
-      settleAll(
-        hosts
-          .filter((h) => h.web)
-          .map((h) => step(label('collectstatic', h), () => activities.collectStatic.executeWithOptions(opts(label('collectstatic into the new release', h)), [{ environment: env, ...onHostArg(h), releaseId }]))),
-      ),
-      step('back up the database', () =>
-        activities.backupDatabase.executeWithOptions(opts(`pg_dump + pg_restore --list of ${env}`), [{ environment: env, backupId: releaseId }]),
-        (b) => `${b.file}, ${b.sizeBytes} bytes, sha256 ${b.sha256.slice(0, 16)}…, ${b.verifiedEntries} entries verified`,
-      ),
-    ]);
-    record.backup = backup;
+    // Since the fresh-run-backup patch the backup is taken after every approval, immediately before the migration,
+    // named by this run (no earlier run's dump can pass as it), sized from the database and restore-checked; before
+    // it, it was taken here, before a wait for people that could last days.
+    backupAfterApproval = patched('fresh-run-backup');
+    const statics = settleAll(
+      hosts
+        .filter((h) => h.web)
+        .map((h) => step(label('collectstatic', h), () => activities.collectStatic.executeWithOptions(opts(label('collectstatic into the new release', h)), [{ environment: env, ...onHostArg(h), releaseId }]))),
+    );
+    const describeBackup = (b: BackupRecord) =>
+      `${b.file}, ${b.sizeBytes} bytes, sha256 ${b.sha256.slice(0, 16)}…, ${b.verifiedEntries} entries verified` +
+      (b.restoreCheck ? `; restored into ${b.restoreCheck.scratchDatabase}${b.restoreCheck.sample ? ' (protected tables only)' : ''} in ${(b.restoreCheck.durationMs / 1000).toFixed(1)} s, ${b.restoreCheck.tables.map((t) => `${t.table} ${t.restored}`).join(', ')} rows as in the source` : '');
+    if (!backupAfterApproval) {
+      // Static files and the verified backup side by side: neither touches what is served.
+      const [, backup] = await Promise.all([
+        statics,
+        step('back up the database', () =>
+          activities.backupDatabase.executeWithOptions(opts(`pg_dump + pg_restore --list of ${env}`), [{ environment: env, backupId: releaseId }]),
+          describeBackup,
+        ),
+      ]);
+      record.backup = backup;
+    } else {
+      await statics;
+    }
 
     if (classification.level === 'destructive') {
       record.status = 'awaiting-destructive-approval';
@@ -632,12 +680,35 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
       : null;
     record.invariants = { before: invariantsBefore, differences: [] };
 
+    let timeouts: DatabaseTimeouts | undefined;
+    if (backupAfterApproval) {
+      timeouts = await step('size the database work', () => database.measureDatabase.executeWithOptions(opts(`pg_database_size of ${env}: dump, restore and migrate timeouts`), [{ environment: env }]), (t) =>
+        `${t.sizeBytes} bytes: dump ≤ ${Math.round(t.dumpMs / 1000)} s, restore ≤ ${Math.round(t.restoreMs / 1000)} s, migrate ≤ ${Math.round(t.migrateMs / 60_000)} min`,
+      );
+      record.databaseTimeouts = timeouts;
+      const sized = timeouts;
+      record.backup = await step('back up the database', () =>
+        database.backupDatabase.executeWithOptions({ summary: `pg_dump of ${env} for this run, restored into a scratch database`, startToCloseTimeout: sized.backupMs }, [
+          { environment: env, backupId: releaseId, runId: workflowInfo().runId, timeouts: sized },
+        ]),
+        describeBackup,
+      );
+    }
     if (plan.planned.length > 0) {
       if (!record.backup) throw new DeploymentFailed('migrate', 'no verified backup: refusing to migrate (§6.1)');
       await recheck('run migrations');
       if (cancelledAt()) throw cancelledError('run migrations');
+      if (timeouts) {
+        const stale = backupProblem(record.backup, workflowInfo().runId, Date.now(), timeouts.backupMaxAgeMs);
+        if (stale) throw new DeploymentFailed('migrate', `refusing to migrate: ${stale}`);
+      }
       migrationsApplied = true; // set first: a migrate that fails half-way must still be reversed
-      await step('run migrations', () => activities.runMigrations.executeWithOptions(opts(`migrate ${plan!.planned.length} migration(s)`), [{ environment: env, releaseId }]));
+      const sized = timeouts;
+      await step('run migrations', () =>
+        sized
+          ? database.runMigrations.executeWithOptions({ summary: `migrate ${plan!.planned.length} migration(s)`, startToCloseTimeout: sized.migrateMs + 60_000 }, [{ environment: env, releaseId, timeoutMs: sized.migrateMs }])
+          : activities.runMigrations.executeWithOptions(opts(`migrate ${plan!.planned.length} migration(s)`), [{ environment: env, releaseId }]),
+      );
     }
     // Before `switched`: a refusal of the first switch leaves the hosts as they were (or reverses the migrations).
     await recheck(label('switch current', hosts[0]!));
@@ -707,12 +778,26 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
       );
     }
     if (input.tagRelease) {
-      const tags = await activities.listReleaseTags.executeWithOptions(opts('list release tags'), [{ environment: env }]);
-      const version = nextVersion(tags, input.changeType, { hotfix: input.hotfix });
-      const tagged = await step('tag the release', () =>
-        activities.tagRelease.executeWithOptions(opts(`tag ${version} on ${prepared!.commit.slice(0, 12)}`), [{ environment: env, tag: version, commit: prepared!.commit, changeId: input.changeId }]),
-      );
-      record.releaseTag = tagged.tag;
+      let version = '';
+      try {
+        const tags = await activities.listReleaseTags.executeWithOptions(opts('list release tags'), [{ environment: env }]);
+        version = nextVersion(tags, input.changeType, { hotfix: input.hotfix });
+        const tagged = await step('tag the release', () =>
+          activities.tagRelease.executeWithOptions(opts(`tag ${version} on ${prepared!.commit.slice(0, 12)}`), [{ environment: env, tag: version, commit: prepared!.commit, changeId: input.changeId }]),
+        );
+        record.releaseTag = tagged.tag;
+      } catch (err) {
+        // The release is live and green: a tag that cannot be made (after the activity's retries) is reported,
+        // never a rollback of a healthy release. Before this patch it rolled back.
+        if (!patched('tag-failure-reported')) throw err;
+        record.releaseTagFailure = { tag: version || '(none)', error: failureMessage(err), at: now() };
+        log.warn('the release tag could not be made; the deployment stands', { tag: version, error: failureMessage(err) });
+        await auditLog.appendAuditEvent
+          .executeWithOptions({ summary: 'audit: release tag failed' }, [
+            { eventId: `${record.workflowId}:tag-failed`, subject: input.changeId, kind: 'report', actor: 'steward', at: now(), details: { workflowId: record.workflowId, releaseTagFailure: record.releaseTagFailure } },
+          ])
+          .catch((e: unknown) => log.error('audit append failed', { kind: 'report', error: failureMessage(e) }));
+      }
     }
     record.status = 'deployed';
     await settleAll(
@@ -830,9 +915,13 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
             r.incidentRequired = true;
           } else if (restoreDecision!.restore) {
             await compensate('restore the pre-deployment backup', async () => {
-              const res = await activities.restoreDatabase.executeWithOptions(opts('restore the pre-deployment backup (after backing up the current database)'), [
-                { environment: env, backupFile: record.backup!.file, preRestoreBackupId: `${releaseId}-pre-restore` },
-              ]);
+              const sized = record.databaseTimeouts;
+              const summary = 'restore the pre-deployment backup (after backing up the current database)';
+              const res = sized
+                ? await database.restoreDatabase.executeWithOptions({ summary, startToCloseTimeout: sized.restoreActivityMs }, [
+                    { environment: env, backupFile: record.backup!.file, preRestoreBackupId: `${releaseId}-pre-restore`, runId: workflowInfo().runId, timeouts: sized },
+                  ])
+                : await activities.restoreDatabase.executeWithOptions(opts(summary), [{ environment: env, backupFile: record.backup!.file, preRestoreBackupId: `${releaseId}-pre-restore` }]);
               return `restored ${record.backup!.file}; the database as it was is kept in ${res.preRestoreBackup.file}`;
             });
           }

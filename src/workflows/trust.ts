@@ -191,8 +191,14 @@ export function setSignedHandlers<S, T>(trust: Trust, m: SignedMessage<S, T>): v
     try {
       if (flooded(m.refusedSignals())) return await m.rejected(FLOOD_REFUSAL, payload);
       const r = m.judge(payload);
-      if ('v' in r) await accept(r, payload);
-      else await m.rejected(r, payload);
+      if (!('v' in r)) return await m.rejected(r, payload);
+      try {
+        await accept(r, payload);
+      } catch (err) {
+        // The effect itself refused (e.g. the audit store could not record it, so it is not applied).
+        const e = err as { type?: string; message?: string };
+        await m.rejected({ code: e.type ?? 'not-applied', reason: String(e.message) }, payload);
+      }
     } catch (err) {
       log.error('signal handler failed', { name: m.name, error: (err as Error).message });
     }

@@ -214,7 +214,9 @@ describe('deployment on staging: destructive and irreversible migrations (real s
       const state = await onHost(config, 'staging', [`${staging.app.deployRoot}/current/.venv/bin/python`, `${staging.app.deployRoot}/current/manage.py`, 'showmigrations', 'banking']);
       assert.match(state.stdout, /\[X\] 0003_/);
       assert.doesNotMatch(state.stdout, /\[X\] 0004_/, 'the restored database is at the pre-deployment state');
-      const pre = await onHost(config, 'staging', ['test', '-s', `${staging.database.backupDir}/${r.releaseId}-pre-restore.dump`]);
+      // Backups are named by run: this run's backup and its pre-restore backup, no other run's.
+      assert.equal(r.backup?.file, `${staging.database.backupDir}/${r.releaseId}-${handle.firstExecutionRunId}.dump`);
+      const pre = await onHost(config, 'staging', ['test', '-s', `${staging.database.backupDir}/${r.releaseId}-pre-restore-${handle.firstExecutionRunId}.dump`]);
       assert.equal(pre.exitCode, 0, 'the database as it was before the restore is kept');
     });
   });
@@ -225,7 +227,8 @@ describe('deployment on staging: destructive and irreversible migrations (real s
       const waiting = await waitForStatus(client, handle.workflowId, 'awaiting-destructive-approval');
       assert.equal(waiting.migrations?.classification.level, 'destructive');
       assert.ok(waiting.migrations?.gatingFindings?.some((l) => /^\[data-loss\] banking\.0004_remove_loan_legacy_reference: drops column legacy_reference of fin_loan/.test(l)), JSON.stringify(waiting.migrations?.gatingFindings));
-      assert.ok(waiting.backup && waiting.backup.verifiedEntries > 0, 'the verified backup exists before the approval is asked');
+      // The backup is taken after the approval, right before the migration (a wait of days must not make it stale).
+      assert.equal(waiting.backup, undefined, 'no backup is taken before the approval');
       assert.ok(!waiting.steps.some((s) => s.name === 'run migrations'));
       await assert.rejects(
         handle.executeUpdate('approveDestructiveMigration', { args: [await signForDeployment(handle, 'alice', 'approveDestructiveMigration', { backupConfirmed: true, rollbackPlan: 'reverse migration re-adds the column' })] }),
@@ -247,6 +250,10 @@ describe('deployment on staging: destructive and irreversible migrations (real s
       saveHistory('deployment', 'staging-destructive-approved', await handle.fetchHistory());
       assertDeployed(r);
       assert.equal(r.destructiveApproval?.approver, 'grace');
+      const approvedAt = Date.parse(r.steps.find((s) => s.name === 'destructive migration: wait for §6.2 approval')!.finishedAt!);
+      assert.ok(r.backup && Date.parse(r.backup.takenAt!) >= approvedAt - 1000, `the backup (${r.backup?.takenAt}) is taken after the approval (${new Date(approvedAt).toISOString()})`);
+      assert.equal(r.backup.runId, handle.firstExecutionRunId);
+      assert.ok(r.backup.restoreCheck && r.backup.restoreCheck.tables.some((t) => t.table === 'fin_loan' && t.restored === t.sourceAfter), `restore check: ${JSON.stringify(r.backup.restoreCheck)}`);
       assert.equal(r.rejectedAttempts.length, 1, 'the malformed signal is recorded, not applied');
       assert.equal(r.pendingDecision, undefined);
     });

@@ -246,6 +246,10 @@ describe('the steward CLI end to end (real stack)', () => {
     await waitForPhase(critical, 'withdrawn');
     const afterWithdraw = refused('review of a withdrawn change', 'review', critical, '--as', 'erin', '--mode', 'auditor', '--check', checks);
     assert.notEqual(afterWithdraw.code, 0, 'a withdrawn change takes no more decisions');
+    // Change ids are unique for ever: the closed change's id cannot be proposed again.
+    const again = steward('propose', path.join(ROOT, 'examples', 'proposals', 'critical-financial.yaml'), '--id', critical, '--json');
+    assert.notEqual(again.code, 0, 'a closed change id was proposed again');
+    assert.match(again.stderr, /already exists \(open or closed: a change id is never reused\)/);
     assert.deepEqual(outOfTurn.through, [], 'actions out of turn were accepted');
   });
 });

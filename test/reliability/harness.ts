@@ -282,6 +282,10 @@ export interface Expectation {
   serves: string[];
   /** A verified backup for this release id must exist (exactly one file, no partial). */
   backup: 'one' | 'none' | 'any';
+  /** The backup file the deployment recorded (since backups are named by run: `<release id>-<run id>.dump`). */
+  backupFile?: string;
+  /** A kill during the restore check may leave its scratch database until the retry drops it. */
+  scratchMayRemain?: boolean;
   /** The release dir of this id: exactly one, or none (removed after a refused/failed deployment). */
   releaseDir: 'one' | 'none' | 'any';
   /** Banking migrations that must be applied, each exactly once; for several `current`, per `current`. */
@@ -309,8 +313,9 @@ export async function checkHost(host: Host, config: StewardConfig, e: Expectatio
   if (e.releaseDir === 'none' && dirs.length) problems.push(`release dirs left for ${e.releaseId}: [${dirs.join(', ')}]`);
   const backups = (await host.sh(['sh', '-c', 'ls -1 -- "$1" | grep -F -- "$2" || true', 'ls', backupDir, e.releaseId])).stdout.split('\n').filter(Boolean);
   if (e.backup === 'one') {
-    if (backups.length !== 1 || backups[0] !== `${e.releaseId}.dump`) problems.push(`backup files for ${e.releaseId}: [${backups.join(', ')}], expected exactly ${e.releaseId}.dump`);
-    const list = await host.sh(['pg_restore', '--list', `${backupDir}/${e.releaseId}.dump`]);
+    const want = e.backupFile ? path.basename(e.backupFile) : `${e.releaseId}.dump`;
+    if (backups.length !== 1 || backups[0] !== want) problems.push(`backup files for ${e.releaseId}: [${backups.join(', ')}], expected exactly ${want}`);
+    const list = await host.sh(['pg_restore', '--list', `${backupDir}/${want}`]);
     if (list.exitCode !== 0) {
       problems.push(`pg_restore --list of the backup exited ${list.exitCode}`);
       dataLost.push('no verified backup of a deployment that migrated');
@@ -318,6 +323,10 @@ export async function checkHost(host: Host, config: StewardConfig, e: Expectatio
   } else if (e.backup === 'none' && backups.length) {
     problems.push(`backup files left for a deployment whose backup failed: [${backups.join(', ')}]`);
   }
+  // The restore check drops its scratch database, whatever happened to the worker in between (retries drop a
+  // leftover one first).
+  const scratch = await dbQuery<{ datname: string }>(config, `SELECT datname FROM pg_database WHERE datname LIKE 'steward_verify_%'`);
+  if (scratch.length && !e.scratchMayRemain) problems.push(`scratch databases left: ${scratch.map((d) => d.datname).join(', ')}`);
   const rows = await bankingMigrations(config);
   const dup = rows.filter((r) => r.n !== 1);
   if (dup.length) {

@@ -88,7 +88,7 @@ describe('operator actions on running changes and the lock', () => {
       notes = res.notes ?? [];
       outcome = `${res.record.status}${res.record.reason ? ` (${res.record.reason.replace(/\s+/g, ' ').slice(0, 200)})` : ''}`;
       steps = timeline(res.record);
-      const v = await checkHost(host, config, { ...res.expect, releaseId: res.record.releaseId, invariantsBefore: currentBefore });
+      const v = await checkHost(host, config, { ...res.expect, releaseId: res.record.releaseId, backupFile: res.record.backup?.file, invariantsBefore: currentBefore });
       problems = [...res.extra, ...v.problems];
       dataLost = v.dataLost;
     } catch (err) {

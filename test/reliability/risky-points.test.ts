@@ -84,7 +84,7 @@ describe('riskiest points of a deployment', () => {
       notes = res.notes ?? [];
       outcome = `${res.record.status}${res.record.reason ? ` (${res.record.reason.replace(/\s+/g, ' ').slice(0, 200)})` : ''}`;
       steps = timeline(res.record);
-      const v = await checkHost(host, config, { ...res.expect, releaseId: res.record.releaseId, invariantsBefore: currentBefore! });
+      const v = await checkHost(host, config, { ...res.expect, releaseId: res.record.releaseId, backupFile: res.record.backup?.file, invariantsBefore: currentBefore! });
       problems = [...res.extra, ...v.problems];
       dataLost = v.dataLost;
     } catch (err) {

@@ -56,7 +56,7 @@ describe('two workers on one task queue, one killed mid-deployment', () => {
       handle,
       host,
       config,
-      (r) => ({ releaseId: r.releaseId, current: [r.releaseId], serves: ['r09-requirements'], backup: 'one', releaseDir: 'one', migrations: [MIGRATIONS_R03], invariantsBefore: before }),
+      (r) => ({ releaseId: r.releaseId, backupFile: r.backup?.file, current: [r.releaseId], serves: ['r09-requirements'], backup: 'one', releaseDir: 'one', migrations: [MIGRATIONS_R03], invariantsBefore: before }),
       (r) => (r.previousReleaseId !== BASELINE_RELEASE ? [`previous release ${r.previousReleaseId}, expected ${BASELINE_RELEASE}`] : []),
     );
     if (!other.alive) problems.push(`the surviving worker ${other.name} exited`);

@@ -82,7 +82,7 @@ describe('kill -9 the worker at each step of deployment', () => {
         handle,
         host,
         config,
-        (r) => ({ releaseId: r.releaseId, current: [r.releaseId], serves: ['r09-requirements'], backup: 'one', releaseDir: 'one', migrations: [MIGRATIONS_R03], invariantsBefore: before }),
+        (r) => ({ releaseId: r.releaseId, backupFile: r.backup?.file, current: [r.releaseId], serves: ['r09-requirements'], backup: 'one', releaseDir: 'one', migrations: [MIGRATIONS_R03], invariantsBefore: before }),
         (r) => [
           ...(r.previousReleaseId !== BASELINE_RELEASE ? [`previous release ${r.previousReleaseId}, expected ${BASELINE_RELEASE}`] : []),
           ...(r.restartMode !== 'restarted' ? [`restart mode ${r.restartMode}, expected restarted (new requirements)`] : []),

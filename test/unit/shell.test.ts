@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { pingHost } from '../../src/commands/host';
-import { assertSafeValue, cmd, quoteArg, toShell, UnsafeArgumentError } from '../../src/commands/shell';
+import { assertSafeValue, cmd, quoteArg, toShell, UnsafeArgumentError, type RemoteCommand } from '../../src/commands/shell';
 
 const HOSTILE = [
   'plain',
@@ -71,7 +71,7 @@ describe('pingHost', () => {
 });
 
 import { buildVenv } from '../../src/commands/python';
-import { pgDump } from '../../src/commands/database';
+import { createScratchDatabase, databaseSize, dropScratchDatabase, fileModifiedAt, pgDump, pgRestoreInto, rowCounts } from '../../src/commands/database';
 
 describe('deployment command builders (exact commands)', () => {
   it('builds a venv under a lock, skipping a finished one', () => {
@@ -84,5 +84,28 @@ describe('deployment command builders (exact commands)', () => {
     const text = toShell(pgDump({ host: '127.0.0.1', port: 5432, user: 'bank', database: 'banking' }, '/b/x.dump'));
     assert.ok(text.startsWith('IFS= read -r PGPASSWORD && export PGPASSWORD && ( '), text);
     assert.match(text, /pg_dump --host 127\.0\.0\.1 --port 5432 --username bank --no-password --format=custom --file \/b\/x\.dump\.partial -- banking/);
+  });
+});
+
+describe('restore-check and sizing commands (exact argv)', () => {
+  const t = { host: '127.0.0.1', port: 5432, user: 'bank', database: 'banking' };
+  const conn = ['--host', '127.0.0.1', '--port', '5432', '--username', 'bank', '--no-password'];
+  const inner = (c: RemoteCommand) => (c.kind === 'secretStdin' && c.command.kind === 'argv' ? c.command.argv : null);
+  it('creates, restores into and drops only a scratch database', () => {
+    assert.deepEqual(inner(createScratchDatabase(t, 'steward_verify_x1', '/pg/')), ['/pg/createdb', ...conn, '--maintenance-db', 'banking', '--', 'steward_verify_x1']);
+    assert.deepEqual(inner(dropScratchDatabase(t, 'steward_verify_x1')), ['dropdb', ...conn, '--maintenance-db', 'banking', '--if-exists', '--', 'steward_verify_x1']);
+    assert.throws(() => dropScratchDatabase(t, 'banking'), /not allowed/, 'the source database can never be dropped by it');
+    assert.deepEqual(inner(pgRestoreInto(t, 'steward_verify_x1', '/b/x.dump', ['fin_account'])), [
+      'pg_restore', ...conn, '--no-owner', '--no-privileges', '--exit-on-error', '--table', 'fin_account', '--dbname', 'steward_verify_x1', '--', '/b/x.dump',
+    ]);
+    assert.throws(() => pgRestoreInto(t, 'steward_verify_x1', '/b/x.dump', ['x"; drop']), /not a plain table name/);
+  });
+  it('counts rows and measures the size read-only', () => {
+    const q = inner(rowCounts(t, ['fin_account', 'audit_log']))!;
+    assert.ok(q.includes('--command=BEGIN TRANSACTION READ ONLY'));
+    assert.ok(q.includes(`--command=SELECT 'fin_account' AS "table", (SELECT count(*) FROM public."fin_account") AS rows UNION ALL SELECT 'audit_log' AS "table", (SELECT count(*) FROM public."audit_log") AS rows`));
+    assert.throws(() => rowCounts(t, ["a'b"]), /not a plain table name/);
+    assert.ok(inner(databaseSize(t))!.includes('--command=SELECT pg_database_size(current_database()) AS bytes'));
+    assert.deepEqual(fileModifiedAt('/b/x.dump'), { kind: 'argv', argv: ['stat', '-c', '%Y', '--', '/b/x.dump'] });
   });
 });

@@ -22,6 +22,8 @@ import { changeWorkflowId, type ChangeLifecycleInput, type ChangeState } from '.
 
 const TQ = 'lifecycle-test';
 const audit: AuditEvent[] = [];
+/** While set, the fake audit store refuses approvals as an unreachable one would (fail-closed test). */
+let auditDown = false;
 const reports = new Map<string, string>();
 let env: TestWorkflowEnvironment;
 let worker: Worker;
@@ -105,6 +107,7 @@ async function startWorker(): Promise<void> {
     bundlerOptions: { preloadModules: preloadModules() },
     activities: {
       async appendAuditEvent(e: AuditEvent) {
+        if (auditDown && e.kind === 'approved') throw new Error('connect ECONNREFUSED 127.0.0.1:5432 (audit store down)');
         audit.push(e);
         return { seq: audit.length, hash: 'h' };
       },
@@ -181,6 +184,25 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
     const desc = await h.describe();
     assert.equal(desc.typedSearchAttributes.get({ name: 'ChangePhase', type: 'KEYWORD' } as never), 'completed');
     saveHistory('changeLifecycle', 'low-completed', await h.fetchHistory());
+  });
+
+  it('an approval the audit store cannot record is refused and not applied; sent again once the store is back, it counts', async () => {
+    const h = await start(env.client);
+    await until(h, (s) => s.phase === 'approval');
+    auditDown = true;
+    try {
+      assert.match(await updateError(act(h, 'carol', 'approve', { comment: 'ok' })), /audit store could not record the approval by carol, so it was NOT applied/);
+    } finally {
+      auditDown = false;
+    }
+    const held = await status(h);
+    assert.equal(held.signoffs.length, 0, 'the unrecorded approval is not applied');
+    assert.equal(held.phase, 'approval');
+    assert.ok(held.auditFailures.some((f) => /approved.*ECONNREFUSED/.test(f)), JSON.stringify(held.auditFailures));
+    await act(h, 'carol', 'approve', { comment: 'ok' });
+    const s = (await h.result()) as ChangeState;
+    assert.equal(s.phase, 'completed');
+    assert.equal(audit.filter((e) => e.subject === s.changeId && e.kind === 'approved').length, 1, 'one approval, recorded once');
   });
 
   it('refuses self-approval and a wrong role at once, with the reason', async () => {

@@ -29,6 +29,15 @@ export function heartbeat(detail: string): void {
   }
 }
 
+/** The running activity's cancellation (a cancelled or timed-out activity kills its remote command's group). */
+function cancellation(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The named host of the environment, or its primary when no host is named (the database steps, and every step of
  * a deployment recorded before hosts were named). `env.app` is the host's view of the app: its own deploy root,
@@ -63,6 +72,7 @@ export function onHost(deps: DeploymentDeps, environment: string, hostName?: str
       try {
         return await deps.ssh.exec(host, command, {
           timeoutMs: 15 * 60_000,
+          signal: cancellation(),
           ...opts,
           onOutput: (stream, text) => {
             lines += text.split('\n').length - 1;

@@ -1,6 +1,28 @@
 // Backups, migration plans, migrations and invariants on a host.
 import { ApplicationFailure } from '@temporalio/common';
-import { BACKUP_NAME, fileSizeAndSha, finishBackup, parseCsv, parsePgUrl, pgDump, pgRestore, pgRestoreList, readOnlyQuery } from '../../commands/database';
+import {
+  BACKUP_NAME,
+  createScratchDatabase,
+  databaseSize,
+  dropScratchDatabase,
+  existingTables,
+  fileModifiedAt,
+  fileSizeAndSha,
+  finishBackup,
+  parseCsv,
+  parsePgUrl,
+  pgDump,
+  pgRestore,
+  pgRestoreInto,
+  pgRestoreList,
+  readOnlyQuery,
+  rowCounts,
+  type PgTarget,
+} from '../../commands/database';
+import { databaseLockFile, LOCK_HELD_EXIT, underDatabaseLock } from '../../commands/process';
+import { databaseTimeouts, type DatabaseTimeouts } from '../../domain/timeouts';
+import type { EnvironmentConfig } from '../../config/schema';
+import type { ExecResult } from '../remote/ssh';
 import type { InvariantQuery } from '../../config/schema';
 import {
   appRelease,
@@ -20,7 +42,17 @@ import { releasePaths } from '../../commands/release';
 import { cmd } from '../../commands/shell';
 import { hookCommand } from '../../commands/hooks';
 import { resolveSecret } from '../../config/secrets';
-import { onHost, type DeploymentDeps } from './context';
+import { heartbeat, onHost, type DeploymentDeps, type HostRun } from './context';
+
+/** The restore check: the backup restored into a scratch database, its protected tables counted against the source. */
+export interface BackupVerification {
+  scratchDatabase: string;
+  /** Only the protected tables were restored (a database above timing.verifyFullBelowBytes). */
+  sample: boolean;
+  /** Source counts just before and just after the dump; the restored count must lie between them. */
+  tables: { table: string; sourceBefore: number | null; sourceAfter: number; restored: number }[];
+  durationMs: number;
+}
 
 export interface BackupRecord {
   file: string;
@@ -29,6 +61,24 @@ export interface BackupRecord {
   verifiedEntries: number;
   durationMs: number;
   reused: boolean;
+  /** The workflow run the backup was taken for (in the file name too); absent on backups taken before run ids. */
+  runId?: string;
+  /** When the dump finished (the file's mtime), so its age can be checked before a migration. */
+  takenAt?: string;
+  /** Absent when the environment verifies by archive list only (database.verifyRestore: archive-list). */
+  restoreCheck?: BackupVerification;
+}
+
+/** A named, non-retryable failure whose message says what a person has to decide. */
+const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
+const tail = (r: ExecResult) => (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ');
+const pgBinOf = (env: EnvironmentConfig) => (env.database.pgBin ? `${env.database.pgBin.replace(/\/$/, '')}/` : '');
+const timeoutsOf = (env: EnvironmentConfig, sizeBytes: number) => databaseTimeouts(sizeBytes, env.database.timing);
+
+async function countRows(h: HostRun, url: PgTarget & { password: string }, tables: string[], pgBin: string): Promise<Record<string, number>> {
+  if (tables.length === 0) return {};
+  const r = await h.run(rowCounts(url, tables, pgBin), { stdin: `${url.password}\n` });
+  return Object.fromEntries(parseCsv(r.stdout).map((row) => [row.table!, Number(row.rows)]));
 }
 
 export interface PlannedMigration {
@@ -96,48 +146,75 @@ export function judgeInvariant(q: InvariantQuery, rows: Record<string, string>[]
 
 export function createDatabaseActivities(deps: DeploymentDeps) {
   return {
-    /**
-     * pg_dump (custom format) on the host into a partial file, verified by pg_restore --list, then renamed:
-     * a backup file that exists is a verified one. Retries find it and reuse it (one backup per deployment).
-     */
-    async backupDatabase(input: { environment: string; backupId: string }): Promise<BackupRecord> {
+    /** The database's size, and the timeouts of dump, restore and migrate sized from it and the environment's timing. */
+    async measureDatabase(input: { environment: string }): Promise<DatabaseTimeouts> {
       const h = onHost(deps, input.environment);
-      if (!BACKUP_NAME.test(input.backupId)) throw ApplicationFailure.nonRetryable(`backup id ${input.backupId} is not allowed`, 'BadBackupId');
-      const file = `${h.env.database.backupDir}/${input.backupId}.dump`;
+      const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
+      const r = await h.run(databaseSize(url, pgBinOf(h.env)), { stdin: `${url.password}\n` });
+      const bytes = Number(parseCsv(r.stdout)[0]?.bytes);
+      if (!Number.isFinite(bytes)) throw refuse(`pg_database_size did not answer a size: ${r.stdout.slice(0, 100)}`, 'BadDatabaseSize');
+      return timeoutsOf(h.env, bytes);
+    },
+
+    /**
+     * pg_dump (custom format) on the host into a partial file, verified by pg_restore --list, then renamed: a backup
+     * file that exists is a verified one. With a run id the file is `<backupId>-<runId>.dump`: a retry of this run
+     * finds it and reuses it; no other run's file can pass as this run's backup. Then (unless the environment says
+     * archive-list) the restore check: restored into a scratch database, the protected tables counted against the
+     * source, the scratch database dropped.
+     */
+    async backupDatabase(input: { environment: string; backupId: string; runId?: string; timeouts?: DatabaseTimeouts }): Promise<BackupRecord> {
+      const h = onHost(deps, input.environment);
+      const name = input.runId ? `${input.backupId}-${input.runId}` : input.backupId;
+      if (!BACKUP_NAME.test(name)) throw refuse(`backup id ${name} is not allowed`, 'BadBackupId');
+      const file = `${h.env.database.backupDir}/${name}.dump`;
+      const pgBin = pgBinOf(h.env);
+      const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
+      const timeouts = input.timeouts ?? timeoutsOf(h.env, 0);
+      const check = h.env.database.verifyRestore === 'scratch-database';
+      const tables = check ? await presentTables(h, url, protectedTablesOf(deps, h.env.database.protectedTables), pgBin) : [];
       const started = Date.now();
       let reused = true;
+      let before: Record<string, number> | undefined;
       const exists = await h.run(cmd(['test', '-s', file]), { allowFailure: true });
       if (exists.exitCode !== 0) {
         reused = false;
-        const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
         await h.run(cmd(['mkdir', '-p', '--', h.env.database.backupDir]));
+        before = await countRows(h, url, tables, pgBin);
         try {
           // A fresh file: a pg_dump orphaned on the host by a killed attempt keeps writing to the old inode, not to ours.
           await h.run(cmd(['rm', '-f', '--', `${file}.partial`]));
-          await h.run(pgDump(url, file), { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 });
+          heartbeat(`pg_dump of ${h.env.database.name} (${timeouts.sizeBytes} bytes), timeout ${Math.round(timeouts.dumpMs / 1000)} s`);
+          await h.run(pgDump(url, file, pgBin), { stdin: `${url.password}\n`, timeoutMs: timeouts.dumpMs });
         } catch (err) {
           // A failed dump leaves no partial file behind (on a full disk it would keep the space taken).
           await h.run(cmd(['rm', '-f', '--', `${file}.partial`]), { allowFailure: true }).catch(() => undefined);
           throw err;
         }
-        const list = await h.run(pgRestoreList(`${file}.partial`));
+        const list = await h.run(pgRestoreList(`${file}.partial`, pgBin));
         if (!/; Archive created at/.test(list.stdout)) {
-          throw ApplicationFailure.nonRetryable('the backup could not be verified: pg_restore --list did not read it as an archive', 'BackupUnverified');
+          throw refuse('the backup could not be verified: pg_restore --list did not read it as an archive', 'BackupUnverified');
         }
         await h.run(finishBackup(file));
       }
-      const list = await h.run(pgRestoreList(file));
+      const list = await h.run(pgRestoreList(file, pgBin));
       const entries = list.stdout.split('\n').filter((l) => /^\d+;/.test(l)).length;
-      if (entries === 0) throw ApplicationFailure.nonRetryable(`backup ${file} has no entries`, 'BackupUnverified');
+      if (entries === 0) throw refuse(`backup ${file} has no entries`, 'BackupUnverified');
       const facts = (await h.run(fileSizeAndSha(file))).stdout.trim().split('\n');
-      return {
+      const mtime = Number((await h.run(fileModifiedAt(file))).stdout.trim());
+      const record: BackupRecord = {
         file,
         sizeBytes: Number(facts[0]),
         sha256: facts[1]!.split(/\s+/)[0]!,
         verifiedEntries: entries,
-        durationMs: Date.now() - started,
+        durationMs: 0,
         reused,
+        ...(input.runId ? { runId: input.runId } : {}),
+        takenAt: new Date(mtime * 1000).toISOString(),
       };
+      if (check) record.restoreCheck = await restoreCheck(h, url, file, name, tables, before, timeouts, pgBin);
+      record.durationMs = Date.now() - started;
+      return record;
     },
 
     /**
@@ -193,10 +270,19 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       return plan;
     },
 
-    async runMigrations(input: { environment: string; releaseId: string }): Promise<{ applied: Record<string, string>; durationMs: number }> {
+    /**
+     * `migrate` under the database's host-side lock, in a process group killed on timeout or cancellation. A
+     * non-zero exit is not retried: the migration may have changed part of the database, and a person decides
+     * (the deployment rolls back: reverse migrations, or a restore decision).
+     */
+    async runMigrations(input: { environment: string; releaseId: string; timeoutMs?: number }): Promise<{ applied: Record<string, string>; durationMs: number }> {
       const h = onHost(deps, input.environment);
       const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
-      const r = await h.run(migrate(dir), { timeoutMs: 60 * 60_000 });
+      const timeoutMs = input.timeoutMs ?? timeoutsOf(h.env, 0).migrateMs;
+      const r = await lockedRun(h, migrate(dir), timeoutMs, 'migrate');
+      if (r.exitCode !== 0) {
+        throw refuse(`migrate exited with ${r.exitCode}: ${tail(r) || 'no output'}; not retried (it may have changed part of the database): the deployment rolls back and a person decides on a restore`, 'MigrationFailed');
+      }
       const applied = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
       return { applied, durationMs: r.durationMs };
     },
@@ -208,7 +294,8 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       const reversed: string[] = [];
       for (const app of input.apps) {
         const target = input.stateBefore[app] ?? 'zero';
-        await h.run(migrateTo(dir, app, target), { timeoutMs: 60 * 60_000 });
+        const r = await lockedRun(h, migrateTo(dir, app, target), timeoutsOf(h.env, 0).migrateMs, 'reverse migrations');
+        if (r.exitCode !== 0) throw refuse(`migrate ${app} ${target} exited with ${r.exitCode}: ${tail(r) || 'no output'}; not retried: a person decides`, 'ReverseMigrationFailed');
         reversed.push(`${app} → ${target}`);
       }
       return { reversed };
@@ -263,13 +350,17 @@ export function createRestoreActivities(deps: DeploymentDeps) {
   const { backupDatabase } = createDatabaseActivities(deps);
   return {
     /** Restores a verified backup, after backing up the database as it is now, so nothing is lost. */
-    async restoreDatabase(input: { environment: string; backupFile: string; preRestoreBackupId: string }): Promise<{ preRestoreBackup: BackupRecord; durationMs: number }> {
+    async restoreDatabase(input: { environment: string; backupFile: string; preRestoreBackupId: string; runId?: string; timeouts?: DatabaseTimeouts }): Promise<{ preRestoreBackup: BackupRecord; durationMs: number }> {
       const h = onHost(deps, input.environment);
       const started = Date.now();
-      const preRestoreBackup = await backupDatabase({ environment: input.environment, backupId: input.preRestoreBackupId });
-      await h.run(pgRestoreList(input.backupFile));
+      const pgBin = pgBinOf(h.env);
+      const timeouts = input.timeouts ?? timeoutsOf(h.env, 0);
+      const preRestoreBackup = await backupDatabase({ environment: input.environment, backupId: input.preRestoreBackupId, runId: input.runId, timeouts });
+      await h.run(pgRestoreList(input.backupFile, pgBin));
       const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
-      await h.run(pgRestore(url, input.backupFile), { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 });
+      // One transaction (--single-transaction): a failed restore leaves the database as it was; not retried, a person decides.
+      const r = await lockedRun(h, pgRestore(url, input.backupFile, pgBin), timeouts.restoreMs, 'restore', `${url.password}\n`);
+      if (r.exitCode !== 0) throw refuse(`pg_restore exited with ${r.exitCode}: ${tail(r) || 'no output'}; not retried: a person decides (the database as it was is kept in ${preRestoreBackup.file})`, 'RestoreFailed');
       return { preRestoreBackup, durationMs: Date.now() - started };
     },
   };
@@ -284,4 +375,64 @@ export function protectedTablesOf(deps: DeploymentDeps, envTables: readonly stri
     throw ApplicationFailure.nonRetryable(`the policy in the worker's config is invalid: ${(err as Error).message}`, 'BadPolicy');
   }
   return [...new Set([...fromPolicy, ...envTables.map((t) => t.toLowerCase())])];
+}
+
+/**
+ * A command under the database's host-side flock (migrate, reverse, restore: never two at once, whatever retried
+ * or duplicated them), given half its time to wait for another holder. Returns non-zero exits for the caller to judge.
+ */
+async function lockedRun(h: HostRun, command: Parameters<HostRun['run']>[0], timeoutMs: number, what: string, stdin?: string): Promise<ExecResult> {
+  await h.run(cmd(['mkdir', '-p', '--', h.env.database.backupDir]));
+  const lock = databaseLockFile(h.env.database.backupDir, h.env.database.name);
+  const r = await h.run(underDatabaseLock(command, lock, timeoutMs / 2000), { timeoutMs, allowFailure: true, ...(stdin !== undefined ? { stdin } : {}) });
+  if (r.exitCode === LOCK_HELD_EXIT) {
+    throw ApplicationFailure.retryable(`${what}: another migrate or restore of ${h.env.database.name} held the host lock ${lock} for ${Math.round(timeoutMs / 2000)} s; nothing was run`, 'DatabaseLockHeld');
+  }
+  return r;
+}
+
+/** The protected tables that exist in the database (the policy may name tables another app has). */
+async function presentTables(h: HostRun, url: PgTarget & { password: string }, tables: string[], pgBin: string): Promise<string[]> {
+  const plain = tables.filter((t) => /^[a-z_][a-z0-9_]{0,62}$/.test(t));
+  if (plain.length === 0) return [];
+  const r = await h.run(existingTables(url, plain, pgBin), { stdin: `${url.password}\n` });
+  return parseCsv(r.stdout).map((row) => row.table!).filter(Boolean);
+}
+
+/** The restore check of a backup: into a scratch database, counted, compared, dropped (also when it fails). */
+async function restoreCheck(
+  h: HostRun,
+  url: PgTarget & { password: string },
+  file: string,
+  name: string,
+  tables: string[],
+  before: Record<string, number> | undefined,
+  timeouts: DatabaseTimeouts,
+  pgBin: string,
+): Promise<BackupVerification> {
+  const t0 = Date.now();
+  const scratch = `steward_verify_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(-40)}`;
+  const stdin = `${url.password}\n`;
+  const after = await countRows(h, url, tables, pgBin);
+  await h.run(dropScratchDatabase(url, scratch, pgBin), { stdin });
+  const created = await h.run(createScratchDatabase(url, scratch, pgBin), { stdin, allowFailure: true });
+  if (created.exitCode !== 0) {
+    throw refuse(`the restore check could not create the scratch database ${scratch}: ${tail(created)}; grant the database role CREATEDB, or set database.verifyRestore: archive-list`, 'BackupUnverified');
+  }
+  try {
+    heartbeat(`restoring ${file} into ${scratch}${timeouts.sampleOnly ? ' (protected tables only)' : ''}`);
+    const restored = await h.run(pgRestoreInto(url, scratch, file, timeouts.sampleOnly ? tables : [], pgBin), { stdin, timeoutMs: timeouts.restoreMs, allowFailure: true });
+    if (restored.exitCode !== 0) throw refuse(`the backup ${file} did not restore into a scratch database: ${tail(restored)}`, 'BackupUnverified');
+    const counts = await countRows(h, { ...url, database: scratch }, tables, pgBin).catch((err: Error) => {
+      throw refuse(`the protected tables could not be counted in the restored backup: ${err.message}`, 'BackupUnverified');
+    });
+    const rows = tables.map((table) => ({ table, sourceBefore: before?.[table] ?? null, sourceAfter: after[table] ?? 0, restored: counts[table] ?? -1 }));
+    const wrong = rows.filter((r) => r.restored < Math.min(r.sourceBefore ?? 0, r.sourceAfter) || r.restored > Math.max(r.sourceBefore ?? r.sourceAfter, r.sourceAfter));
+    if (wrong.length) {
+      throw refuse(`the restored backup does not hold the source's rows: ${wrong.map((w) => `${w.table} restored ${w.restored}, source ${w.sourceBefore ?? '?'}→${w.sourceAfter}`).join(', ')}`, 'BackupUnverified');
+    }
+    return { scratchDatabase: scratch, sample: timeouts.sampleOnly, tables: rows, durationMs: Date.now() - t0 };
+  } finally {
+    await h.run(dropScratchDatabase(url, scratch, pgBin), { stdin, allowFailure: true }).catch(() => undefined);
+  }
 }

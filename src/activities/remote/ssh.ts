@@ -4,7 +4,9 @@ import { Client, type ConnectConfig } from 'ssh2';
 import type { HostConfig } from '../../config/schema';
 import { redact } from '../../config/redact';
 import { resolveSecret } from '../../config/secrets';
+import { randomUUID } from 'node:crypto';
 import { quoteArg, toShell, type RemoteCommand } from '../../commands/shell';
+import { inProcessGroup, killProcessGroup, parseProcessGroup, processGroupFile, readProcessGroup, removeProcessGroupFile } from '../../commands/process';
 
 export class HostKeyMismatchError extends Error {
   override name = 'HostKeyMismatchError';
@@ -42,7 +44,14 @@ export interface ExecOptions {
   /** Non-zero exits are returned, not thrown. */
   allowFailure?: boolean;
   stdin?: string;
+  /** Cancels the command (the activity's cancellation): its whole process group on the host is killed. */
+  signal?: AbortSignal;
+  /** Run in a process group of its own, killed on timeout or cancellation; default: when timeoutMs or signal is set. */
+  group?: boolean;
 }
+
+/** How long a killed group has between TERM and KILL. */
+const KILL_GRACE_MS = 3_000;
 
 const DEFAULT_KEEP = 64 * 1024;
 export const MAX_WHOLE_CHARS = 64 * 1024 * 1024;
@@ -122,8 +131,30 @@ export class SshPool {
     return ready;
   }
 
+  /**
+   * Kills a command's whole process group over a second channel: TERM, then KILL after a grace. Best effort (the
+   * connection may be the thing that failed); what it did is returned for the error message.
+   */
+  async killGroup(host: HostConfig, pidFile: string): Promise<string> {
+    try {
+      const read = await this.exec(host, readProcessGroup(pidFile), { allowFailure: true, group: false });
+      const pgid = parseProcessGroup(read.stdout);
+      if (pgid === null) return 'no process group left to kill';
+      await this.exec(host, killProcessGroup(pgid, 'TERM'), { allowFailure: true, group: false });
+      await new Promise((r) => setTimeout(r, KILL_GRACE_MS));
+      const left = await this.exec(host, killProcessGroup(pgid, 'KILL'), { allowFailure: true, group: false });
+      await this.exec(host, removeProcessGroupFile(pidFile), { allowFailure: true, group: false });
+      return `process group ${pgid} killed (TERM${left.exitCode === 0 ? ', then KILL' : ''})`;
+    } catch (err) {
+      return `could not kill the process group: ${(err as Error).message}`;
+    }
+  }
+
   async exec(host: HostConfig, command: RemoteCommand, opts: ExecOptions = {}): Promise<ExecResult> {
-    const shell = toShell(command);
+    const grouped = opts.group ?? (opts.timeoutMs !== undefined || opts.signal !== undefined);
+    const pidFile = grouped ? processGroupFile(randomUUID()) : undefined;
+    if (opts.signal?.aborted) throw new RemoteCommandError(`command on ${host.name} cancelled before it started`, null, '', '');
+    const shell = toShell(pidFile ? inProcessGroup(command, pidFile) : command);
     const started = Date.now();
     const client = await this.connect(host);
     const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
@@ -140,12 +171,21 @@ export class SshPool {
         let stderr = '';
         let overflowed = false;
         let timer: NodeJS.Timeout | undefined;
-        if (opts.timeoutMs) {
-          timer = setTimeout(() => {
-            stream.close();
-            reject(new RemoteCommandError(`command on ${host.name} timed out after ${opts.timeoutMs} ms`, null, redact(keep(stdout, limit)), redact(keep(stderr, limit))));
-          }, opts.timeoutMs);
-        }
+        let stopped = false;
+        // Timeout or cancellation: the channel closes and the command's whole group on the host is killed (closing
+        // the channel alone leaves it running: a migration would go on, and a retry would run it a second time).
+        const stop = (why: string) => {
+          if (stopped) return;
+          stopped = true;
+          if (timer) clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
+          stream.close();
+          const killed = pidFile ? this.killGroup(host, pidFile) : Promise.resolve('');
+          void killed.then((k) => reject(new RemoteCommandError(`command on ${host.name} ${why}${k ? `; ${k}` : ''}`, null, redact(keep(stdout, limit)), redact(keep(stderr, limit)))));
+        };
+        const onAbort = () => stop('was cancelled');
+        if (opts.timeoutMs) timer = setTimeout(() => stop(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs);
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
         stream.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
           if (overflowed) return;
@@ -168,6 +208,8 @@ export class SshPool {
         });
         stream.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
+          if (stopped) return;
           // stderr is diagnostics and leaves the host as it is: redacted here; stdout is data the activity parses, redacted
           // where it leaves (the error below, the activity's result by the worker's redaction interceptor).
           const result = { exitCode: code ?? -1, stdout: keep(stdout, limit), stderr: redact(keep(stderr, limit)), durationMs: Date.now() - started };
