@@ -76,8 +76,11 @@ function fakeHostActivities() {
     async collectStatic() {
       return {};
     },
-    async backupDatabase(i: { backupId: string }) {
-      return { file: `/backups/${i.backupId}.dump`, sizeBytes: 10, sha256: 'a'.repeat(64), verifiedEntries: 3, durationMs: 1, reused: false };
+    async measureDatabase() {
+      return { sizeBytes: 10, dumpMs: 60_000, restoreMs: 60_000, migrateMs: 600_000, backupMs: 120_000, restoreActivityMs: 180_000, backupMaxAgeMs: 3_600_000, sampleOnly: false };
+    },
+    async backupDatabase(i: { backupId: string; runId?: string }) {
+      return { file: `/backups/${i.backupId}-${i.runId}.dump`, sizeBytes: 10, sha256: 'a'.repeat(64), verifiedEntries: 3, durationMs: 1, reused: false, runId: i.runId, takenAt: new Date().toISOString() };
     },
     async readInvariants() {
       return { demo: { balance: 100 } };
