@@ -17,7 +17,7 @@ import { ensureTemporalCli } from '../../src/dev/tools';
 import { lockWorkflowId, type LockStatus } from '../../src/workflows/environment-lock';
 import type { DeploymentInput, DeploymentRecord } from '../../src/workflows/deployment';
 import type { LockWait } from '../../src/workflows/lock-client';
-import { commitOf, testPeople } from '../helpers/signing';
+import { commitOf, signDirectOrder, testPeople } from '../helpers/signing';
 
 const TQ = 'lock-test';
 const audit: AuditEvent[] = [];
@@ -161,7 +161,9 @@ function deploymentInput(over: Partial<DeploymentInput> = {}): DeploymentInput {
   return { changeId: `LK${process.pid}-${++n}`, environment: 'production', gitRef: commitOf('r09-requirements'), changeType: 'cosmetic', proposer: 'alice', attempt: 1, stagingChecks: false, tagRelease: true, ...over };
 }
 async function startDeployment(input: DeploymentInput): Promise<WorkflowHandle> {
-  return env.client.workflow.start('deployment', { taskQueue: TQ, workflowId: `deploy-${input.changeId}-${input.environment}-${input.attempt}`, args: [input] });
+  // Started outside a change: a direct order signed by an emergency approver (deployment-authority).
+  const directOrder = signDirectOrder(input, policyDigest(workerPolicy));
+  return env.client.workflow.start('deployment', { taskQueue: TQ, workflowId: `deploy-${input.changeId}-${input.environment}-${input.attempt}`, args: [{ ...input, directOrder }] });
 }
 const record = (h: WorkflowHandle) => h.query('status') as Promise<DeploymentRecord>;
 
