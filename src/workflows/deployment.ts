@@ -479,7 +479,13 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
   // Who may start this deployment (deployment-authority patch): its change, or a signed direct order; before the lock
   // and any host step. Since then the approvals' expiry and the emergency approval are the change's word, not the input's.
   const authorityChecked = patched('deployment-authority');
-  const changeAuthority = authorityChecked ? await establishAuthority() : undefined;
+  const established = authorityChecked ? await establishAuthority() : undefined;
+  if (established === 'refused') {
+    // Its change (or what claims to be) is told by the record: refused, nothing changed.
+    await condition(allHandlersFinished);
+    return record;
+  }
+  const changeAuthority = established;
   let lock: HeldLock | undefined;
   let prepared: PreparedRelease | undefined;
   let plan: MigrationPlan | undefined;
@@ -564,13 +570,19 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
   }
   /**
    * The deployment's authority: started by its change (the worker describes the parent and asks the change where it
-   * stands), or on a signed direct order. Anything else is refused before the lock and any host step, with a
-   * non-retryable DeploymentRefused failure. Returns the change's word (undefined for a direct order).
+   * stands), or on a signed direct order. Anything else is refused before the lock and any host step: a deployment
+   * not started by a change fails with a non-retryable DeploymentRefused; one whose parent (named as its change)
+   * turns out not to be that change deploying it now ends `refused` (the change reads the record and fails its phase).
+   * Returns the change's word (undefined for a direct order).
    */
-  async function establishAuthority(): Promise<ChangeAuthority | undefined> {
+  async function establishAuthority(): Promise<ChangeAuthority | undefined | 'refused'> {
     const info = workflowInfo();
     const parent = info.parent;
     const refuse = async (why: string, claimed?: string): Promise<never> => {
+      await refusal(why, claimed);
+      throw ApplicationFailure.nonRetryable(record.reason!, 'DeploymentRefused');
+    };
+    const refusal = async (why: string, claimed?: string): Promise<'refused'> => {
       record.status = 'refused';
       record.reason = `deployment refused: ${why}. ${HOW_TO_DEPLOY}`;
       record.finishedAt = now();
@@ -581,7 +593,7 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
           { eventId: `${record.workflowId}:${info.runId}:refused`, subject: input.changeId, kind: 'rejected-attempt', actor: 'unknown', at: now(), details: { message: 'deployment', workflowId: record.workflowId, environment: env, gitRef: input.gitRef, reason: why, parent: parent?.workflowId ?? null, claimedSigner: claimed ?? null } },
         ])
         .catch((e: unknown) => log.error('audit append failed', { kind: 'rejected-attempt', error: failureMessage(e) }));
-      throw ApplicationFailure.nonRetryable(record.reason, 'DeploymentRefused');
+      return 'refused';
     };
     const recordAuthority = async (eventId: string, actor: string, details: Record<string, unknown>): Promise<string | null> => {
       try {
@@ -604,7 +616,7 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
       } catch (err) {
         r = { ok: false, reason: `its parent could not be confirmed: ${failureMessage(err)}` };
       }
-      if (!r.ok) return refuse(`started by ${parent.workflowId}, which is not this deployment's change deploying it now: ${r.reason}`);
+      if (!r.ok) return refusal(`started by ${parent.workflowId}, which is not this deployment's change deploying it now: ${r.reason}`);
       record.authority = {
         kind: 'change',
         changeWorkflowId: parent.workflowId,

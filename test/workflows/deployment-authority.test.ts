@@ -160,10 +160,14 @@ async function refusal(h: WorkflowHandle): Promise<string> {
   return cause.message;
 }
 
-/** The child deployment's refusal, as its parent sees it. */
+/** The child deployment's refusal, as its parent sees it: a record that says refused (the change fails its phase). */
 async function childRefusal(parent: WorkflowHandle, i: DeploymentInput): Promise<string> {
-  await parent.result().catch(() => undefined);
-  return refusal(env.client.workflow.getHandle(idOf(i)));
+  const r = (await parent.result()) as DeploymentRecord;
+  assert.equal(r.workflowId, idOf(i));
+  assert.equal(r.status, 'refused', `${r.status}: ${r.reason ?? ''}`);
+  assert.deepEqual(r.steps, [], 'no step ran (not even the lock)');
+  assert.equal(r.authority, undefined);
+  return r.reason ?? '';
 }
 
 describe('deployment authority: its change, or a signed direct order (local Temporal, fake hosts)', () => {
