@@ -20,6 +20,7 @@ import { ensureTemporalCli } from '../../src/dev/tools';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../../src/workflows/deployment';
 import { lockWorkflowId, type LockStatus } from '../../src/workflows/environment-lock';
 import type { ParentInput } from './authority-workflows';
+import { saveHistory } from '../helpers/histories';
 import { commitOf, signDirectOrder, testPeople } from '../helpers/signing';
 
 const TQ = 'authority-test';
@@ -262,6 +263,7 @@ describe('deployment authority: its change, or a signed direct order (local Temp
     assert.equal(row.actor, 'ivan');
     assert.equal(row.details.statement, order.statement);
     assert.equal(row.details.signature, order.signature);
+    saveHistory('deployment', 'authority-direct-order', await h.fetchHistory());
     // The same order in a new run of the same workflow id: single use, for ever.
     calls.length = 0;
     const again = await startDirect({ ...i, directOrder: order });
@@ -304,6 +306,7 @@ describe('deployment authority: its change, or a signed direct order (local Temp
     assert.equal(r.status, 'deployed', `${r.status}: ${r.reason ?? ''}`);
     assert.deepEqual(r.authority, { kind: 'change', changeWorkflowId: `change-${i.changeId}`, changeRunId: p.firstExecutionRunId, phase: 'deployment', approvalsValidUntil: new Date(expiresAt).toISOString(), emergencyApproved: false });
     assert.ok(audit.some((e) => e.kind === 'deployment-authorised' && e.details.workflowId === idOf(i) && e.actor === 'steward'), 'the authority is in the audit log');
+    saveHistory('deployment', 'authority-change-child', await env.client.workflow.getHandle(idOf(i)).fetchHistory());
   });
 
   it("refuses a host step once the change's own approvals expire while the deployment waits for the lock (the input claims a day)", async () => {
