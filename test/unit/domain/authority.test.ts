@@ -5,7 +5,12 @@ import { defaultPolicy, parsePolicyConfig } from '../../../src/domain';
 import { approvalsValidUntil, emergencyApprovalGiven, type ApprovalState } from '../../../src/domain/approvals';
 import { judgeChangeAuthority, type ChangeView } from '../../../src/domain/authority';
 import { mayDecide, stricterPolicy, type PolicyConfig } from '../../../src/domain/policy';
+import type { ChangeState } from '../../../src/workflows/lifecycle-api';
 import { testPeople } from '../../helpers/signing';
+
+// The change's `status` query answers a ChangeState: it carries every field the authority reads (checked by tsc).
+const asView = (s: ChangeState): ChangeView => s;
+void asView;
 
 const policy = defaultPolicy({ people: testPeople() as never });
 const NOW = Date.parse('2026-12-02T10:00:00Z');
