@@ -6,10 +6,13 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { StewardConfig } from '../src/config/schema';
 import { devLayout } from '../src/dev/paths';
+import { keyringDir } from '../src/dev/stack';
 import type { ChangeType } from '../src/domain/types';
 import { SshPool } from '../src/activities/remote/ssh';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../src/workflows/deployment';
 import { sh, type Opts } from './lib';
+import { directOrderSubject, signAction } from '../src/client/signing';
+import { loadWorkerPolicy } from '../src/activities/policy';
 
 export const ENV = 'production';
 let counter = 0;
@@ -51,10 +54,14 @@ export async function stewardDeploy(client: Client, config: StewardConfig, gitRe
   const input = deployInput(gitRef);
   const from = sshCalls.length;
   const t0 = performance.now();
+  // Started outside a change: a direct order signed by the demo emergency approver (deployment-authority).
+  const workflowId = deploymentWorkflowId(input.changeId, input.environment, input.attempt);
+  const key = path.join(keyringDir(devLayout()), 'ivan', 'id_ed25519');
+  const directOrder = signAction(key, 'ivan', directOrderSubject({ changeId: input.changeId, workflowId, environment: input.environment, gitRef: input.gitRef, policyDigest: loadWorkerPolicy(config).digest }));
   const handle = await client.workflow.start('deployment', {
     taskQueue: config.temporal.taskQueue,
-    workflowId: deploymentWorkflowId(input.changeId, input.environment, input.attempt),
-    args: [input],
+    workflowId,
+    args: [{ ...input, directOrder }],
   });
   const record = (await handle.result()) as DeploymentRecord;
   return { record, wallMs: performance.now() - t0, sshCalls: sshCalls.slice(from) };

@@ -8,7 +8,8 @@ import type { SshPool } from './remote/ssh';
 import type { Client } from '@temporalio/client';
 import { createLockActivities } from './lock';
 import { createReportActivities } from './reports';
-import { createPolicyActivities } from './policy';
+import { createPolicyActivities, loadWorkerPolicy } from './policy';
+import { createAuthorityActivities } from './authority';
 
 export interface ActivityDeps {
   config: StewardConfig;
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHostActivities(deps),
     ...createDeploymentActivities(deps),
     ...createLockActivities(deps),
+    ...createAuthorityActivities({ temporal: deps.temporal, policy: () => loadWorkerPolicy(deps.currentConfig ? deps.currentConfig() : deps.config).policy }),
     ...audit,
     ...createReportActivities(deps),
     ...createIncidentActivities(deps),

@@ -115,3 +115,20 @@ export function signAction(keyFile: string, signer: string, s: StatementSubject,
   const text = statementText(statement);
   return { statement: text, signature: sshSign(keyFile, text) };
 }
+
+/**
+ * What a person signs to order a deployment outside a change (DeploymentInput.directOrder): this deployment's
+ * workflow, the environment and the gitRef, under the worker's policy. The deployment checks the signer's role
+ * (policy.decisionRoles.orderDeployment), freshness and single use.
+ */
+export function directOrderSubject(o: { changeId: string; workflowId: string; environment: string; gitRef: string; policyDigest: string }): StatementSubject {
+  return {
+    action: 'orderDeployment',
+    subject: o.changeId,
+    workflowId: o.workflowId,
+    decision: { environment: o.environment, gitRef: o.gitRef },
+    commit: null,
+    proposalDigest: null,
+    policyDigest: o.policyDigest,
+  };
+}

@@ -528,3 +528,17 @@ export function initialApprovalState(input: {
   if (input.changeId !== undefined) st.changeId = input.changeId;
   return st;
 }
+
+/**
+ * The instant at which a change's approvals stop making the quorum (one of them expires), or undefined when none
+ * expires after nowMs. The change passes it to its production deployment, which re-checks it before every host step.
+ */
+export function approvalsValidUntil(state: ApprovalState, policy: PolicyConfig, nowMs: number): number | undefined {
+  const ends = [...new Set(state.signoffs.map((s) => s.expiresAtMs).filter((t): t is number => typeof t === 'number' && t > nowMs))].sort((a, b) => a - b);
+  return ends.find((t) => !quorumMet(state, policy, t, 'approvals').met);
+}
+
+/** A hotfix with an emergency approval (§11) may deploy in a blackout. */
+export function emergencyApprovalGiven(state: Pick<ApprovalState, 'hotfix' | 'signoffs'>): boolean {
+  return state.hotfix === true && state.signoffs.some((s) => s.role === 'emergency-approver');
+}

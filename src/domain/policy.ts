@@ -130,13 +130,15 @@ const rawPolicySchema = z.strictObject({
   signatureMaxAgeMinutes: z.number().positive().max(60, { error: 'must be at most 60 minutes' }).default(10),
   /**
    * Who may take the decisions a running deployment waits for (§6.2 destructive migration, §10.3 restore, manual
-   * reversal steps). Never the proposer or implementer. Defaults: dba; approver, auditor or dba (both).
+   * reversal steps) and who may order a deployment directly, outside a change (a signed direct order). Never the
+   * proposer or implementer. Defaults: dba; approver, auditor or dba (both); emergency-approver (direct order).
    */
   decisionRoles: z
     .strictObject({
       destructiveMigration: z.array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` })).min(1).optional(),
       restore: z.array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` })).min(1).optional(),
       manualStep: z.array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` })).min(1).optional(),
+      orderDeployment: z.array(z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` })).min(1).optional(),
     })
     .default({}),
   protectedTables: z
@@ -161,11 +163,14 @@ export interface PersonConfig {
   keys: string[];
 }
 
-export type DecisionKind = 'destructiveMigration' | 'restore' | 'manualStep';
+export type DecisionKind = 'destructiveMigration' | 'restore' | 'manualStep' | 'orderDeployment';
+export const DECISION_KINDS: readonly DecisionKind[] = ['destructiveMigration', 'restore', 'manualStep', 'orderDeployment'];
 export const DEFAULT_DECISION_ROLES: Readonly<Record<DecisionKind, readonly Role[]>> = Object.freeze({
   destructiveMigration: ['dba'],
   restore: ['approver', 'auditor', 'dba'],
   manualStep: ['approver', 'auditor', 'dba'],
+  // A deployment outside any change skips the whole approval path: only the people who may approve an emergency.
+  orderDeployment: ['emergency-approver'],
 });
 export interface BlackoutRule {
   fromDay: Weekday;
@@ -323,6 +328,7 @@ export const policyConfigSchema = rawPolicySchema
         destructiveMigration: [...(p.decisionRoles.destructiveMigration ?? DEFAULT_DECISION_ROLES.destructiveMigration)],
         restore: [...(p.decisionRoles.restore ?? DEFAULT_DECISION_ROLES.restore)],
         manualStep: [...(p.decisionRoles.manualStep ?? DEFAULT_DECISION_ROLES.manualStep)],
+        orderDeployment: [...(p.decisionRoles.orderDeployment ?? DEFAULT_DECISION_ROLES.orderDeployment)],
       },
     };
   });
@@ -407,10 +413,13 @@ export function stricterPolicy(then: PolicyConfig, now: PolicyConfig): PolicyCon
   const freezes = [...then.freezes];
   for (const f of now.freezes) if (!freezes.some((x) => sameJson(x, f))) freezes.push(f);
   const decisionRoles = {} as Record<DecisionKind, Role[]>;
-  for (const k of ['destructiveMigration', 'restore', 'manualStep'] as const) {
-    const both = intersect(then.decisionRoles[k], now.decisionRoles[k]);
+  for (const k of DECISION_KINDS) {
+    // A policy loaded before a kind existed (recorded in an old history) has no list for it: its default applies.
+    const thenRoles = then.decisionRoles[k] ?? [...DEFAULT_DECISION_ROLES[k]];
+    const nowRoles = now.decisionRoles[k] ?? [...DEFAULT_DECISION_ROLES[k]];
+    const both = intersect(thenRoles, nowRoles);
     // Disjoint edits would leave nobody able to decide: keep the current list rather than lock a change forever.
-    decisionRoles[k] = both.length ? both : [...now.decisionRoles[k]];
+    decisionRoles[k] = both.length ? both : [...nowRoles];
   }
   return {
     timeZone: now.timeZone,
@@ -430,5 +439,6 @@ export function stricterPolicy(then: PolicyConfig, now: PolicyConfig): PolicyCon
 /** A person's roles that may take a deployment decision of this kind. */
 export function mayDecide(policy: PolicyConfig, id: string, kind: DecisionKind): boolean {
   const person = findPerson(policy, id);
-  return !!person && person.roles.some((r) => policy.decisionRoles[kind].includes(r));
+  const roles = policy.decisionRoles[kind] ?? DEFAULT_DECISION_ROLES[kind];
+  return !!person && person.roles.some((r) => roles.includes(r));
 }

@@ -21,6 +21,8 @@ export const SIGNED_ACTIONS = [
   'approveDestructiveMigration',
   'decideRestore',
   'completeManualStep',
+  // A deployment started outside a change (tests, benchmarks, an operator's repair): its signed order.
+  'orderDeployment',
   'openIncident',
   'recordScope',
   'decideIncidentRestore',

@@ -33,7 +33,9 @@ import type { AuditActivities, AuditEventKind } from '../activities/audit/api';
 import {
   applyApproval,
   applyReview,
+  approvalsValidUntil as approvalsValidUntilOf,
   awaitingApprovalFrom,
+  emergencyApprovalGiven,
   evaluateApproval,
   evaluateRejection,
   evaluateReview,
@@ -496,7 +498,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       // ended before it ends itself.
       if (environment === 'production') {
         childInput.approvalsValidUntilMs = approvalsValidUntil();
-        childInput.emergencyApproved = hotfix && approval.signoffs.some((s) => s.role === 'emergency-approver');
+        childInput.emergencyApproved = emergencyApprovalGiven(approval);
       }
       const root = CancellationScope.current();
       const child = await CancellationScope.nonCancellable(() =>
@@ -523,9 +525,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
 
   /** The instant at which the approvals stop making the quorum (an approval expires), or undefined. */
   function approvalsValidUntil(): number | undefined {
-    const t0 = Date.now();
-    const ends = [...new Set(approval.signoffs.map((s) => s.expiresAtMs).filter((t): t is number => typeof t === 'number' && t > t0))].sort((a, b) => a - b);
-    return ends.find((t) => !quorumMet(approval, policy, t, 'approvals').met);
+    return approvalsValidUntilOf(approval, policy, Date.now());
   }
 
   /** The change was cancelled while a deployment ran: that deployment has finished or rolled back; say how, then end. */
@@ -631,7 +631,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
       if (now !== state.commit) await refMoved(now, `production gets ${state.commit}, the commit reviewed${wantsStaging ? ' and staged' : ''}; approvals for ${now} are refused (propose a new change for it)`);
       continue;
     }
-    const emergencyApproved = hotfix && approval.signoffs.some((s) => s.role === 'emergency-approver');
+    const emergencyApproved = emergencyApprovalGiven(approval);
     const w = deploymentWindowFor(emergencyApproved);
     state.window = { open: w.open, reason: w.reason, ...(w.nextOpeningMs !== undefined ? { nextOpeningAt: iso(w.nextOpeningMs) } : {}) };
     if (w.open) break;
@@ -641,7 +641,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     await condition(decided, Math.max(1, until - Date.now()), { summary: `wait for the production window until ${iso(until)}` });
     gateChecked = false; // after a wait, the policy and the ref are checked again
   }
-  const emergencyApproved = hotfix && approval.signoffs.some((s) => s.role === 'emergency-approver');
+  const emergencyApproved = emergencyApprovalGiven(approval);
   await transition('deployment', 'steward', hotfix ? { emergencyApproved } : { quorumMet: true });
 
   // Deployment: production deploys exactly the commit that staging passed.

@@ -5,6 +5,10 @@ import type { DeploymentRecord } from './deployment';
 export function renderDeploymentDetails(d: DeploymentRecord): string {
   const lines = [`## ${d.environment}: release ${d.releaseId}`, '', `**${d.status}**${d.reason ? ` — ${d.reason}` : ''}`, ''];
   lines.push(`${d.gitRef}${d.commit ? ` (${d.commit.slice(0, 12)})` : ''}; previous release ${d.previousReleaseId ?? 'none'}`);
+  if (d.authority) {
+    const a = d.authority;
+    lines.push('', a.kind === 'change' ? `Started by its change ${a.changeWorkflowId} (${a.phase})${a.approvalsValidUntil ? `; approvals valid until ${a.approvalsValidUntil}` : ''}${a.emergencyApproved ? '; emergency approval' : ''}` : `Ordered directly by ${a.orderedBy} (signed ${a.issuedAt})`);
+  }
   if (d.lockWait) {
     lines.push('', `**Waiting for the ${d.environment} deployment lock** since ${d.lockWait.since}: held by ${d.lockWait.holder ?? '(nobody: about to be granted)'}${d.lockWait.position > 1 ? `, ${d.lockWait.position} in line` : ''}`);
   }

@@ -31,9 +31,11 @@ import { codeBeforeMigrations, rollbackPlan, type RollbackPlan } from '../domain
 import { nextVersion } from '../domain/semver';
 import { backupProblem, type DatabaseTimeouts } from '../domain/timeouts';
 import { gitRefProblem } from '../domain/gitref';
-import { mayDecide, type DecisionKind } from '../domain/policy';
+import { DEFAULT_DECISION_ROLES, mayDecide, type DecisionKind } from '../domain/policy';
+import { HOW_TO_DEPLOY, type AuthorityRefusal, type ChangeAuthority, type DeploymentAuthority } from '../domain/authority';
+import { changeWorkflowId } from '../contracts/change-id';
 import type { SignedAction, SignedActionName } from '../domain/statement';
-import { createTrust, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
+import { claimedSigner, createTrust, keepRejected, setSignedHandlers, unexpectedInputFields } from './trust';
 import type { ChangeType } from '../domain/types';
 import { renderDeploymentDetails } from './deployment-details';
 import { acquireEnvironmentLock, environmentLockClient, lockByRunId, type EnvironmentLockClient, type HeldLock, type LockWait } from './lock-client';
@@ -67,6 +69,12 @@ const database = proxyActivities<StewardActivities>({
 const auditLog = proxyActivities<AuditActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 4 },
+});
+
+/** The deployment's authority (its parent described and queried): quick, retried on faults only. */
+const authorityCheck = proxyActivities<Pick<StewardActivities, 'confirmChangeAuthority'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
 });
 
 /** Smoke tests are not retried by Temporal: a red smoke is an answer, not a fault. */
@@ -105,16 +113,25 @@ export interface DeploymentInput {
   /**
    * The change's approvals stop counting at this instant (the earliest expiry of the signoffs that make the quorum):
    * no production step that changes the host starts after it. Can only make the deployment stricter.
+   * Since the deployment-authority patch it is ignored: the deployment asks the change itself (accepted for old callers).
    */
   approvalsValidUntilMs?: number;
-  /** A hotfix with its emergency approval may deploy in a blackout; counted only when the change is the parent. */
+  /**
+   * A hotfix with its emergency approval may deploy in a blackout; counted only when the change is the parent.
+   * Since the deployment-authority patch it is ignored: the deployment asks the change itself (accepted for old callers).
+   */
   emergencyApproved?: boolean;
+  /**
+   * A deployment outside a change: a person's signed direct order (statement action "orderDeployment" for this
+   * workflow, decision {environment, gitRef}), by a role policy.decisionRoles.orderDeployment allows. Single use.
+   */
+  directOrder?: SignedAction;
 }
 
 export const DEPLOYMENT_INPUT_FIELDS = [
   'changeId', 'environment', 'gitRef', 'changeType', 'proposer', 'implementer', 'attempt', 'hotfix', 'financialImpact',
   'featureModules', 'declaredBalanceChanges', 'stagingChecks', 'tagRelease', 'smokeTenant', 'humanDecisionTimeoutMs',
-  'lockWaitTimeoutMs', 'approvalsValidUntilMs', 'emergencyApproved',
+  'lockWaitTimeoutMs', 'approvalsValidUntilMs', 'emergencyApproved', 'directOrder',
 ] as const;
 
 export type DeploymentStatus =
@@ -220,6 +237,8 @@ export interface DeploymentRecord {
   /** Set when the deployment was cancelled (its change was cancelled, or an operator cancelled it). */
   cancelled?: { at: string; duringStep: string | null };
   policyDigest?: string;
+  /** Who started this deployment: its change (confirmed by the worker) or a signed direct order (deployment-authority patch). */
+  authority?: DeploymentAuthority;
 }
 
 /** What a deployment tells its change while it waits for the environment lock (the `deploymentWaiting` signal). */
@@ -299,7 +318,7 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
   const decider = (by: string, kind: DecisionKind, what: string): string | null => {
     const policy = trust.policy!;
     if (makers.includes(by)) return `${by} ${by === input.proposer ? 'proposed' : 'implemented'} this change and cannot ${what} (maker-checker)`;
-    if (!mayDecide(policy, by, kind)) return `${by} holds none of the roles ${policy.decisionRoles[kind].join(', ')} needed to ${what}`;
+    if (!mayDecide(policy, by, kind)) return `${by} holds none of the roles ${(policy.decisionRoles[kind] ?? DEFAULT_DECISION_ROLES[kind]).join(', ')} needed to ${what}`;
     return null;
   };
   const str = (x: unknown, min = 1) => typeof x === 'string' && x.trim().length >= min;
@@ -457,6 +476,16 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
   }
   await trust.load('deployment start');
   record.policyDigest = trust.digest;
+  // Who may start this deployment (deployment-authority patch): its change, or a signed direct order; before the lock
+  // and any host step. Since then the approvals' expiry and the emergency approval are the change's word, not the input's.
+  const authorityChecked = patched('deployment-authority');
+  const established = authorityChecked ? await establishAuthority() : undefined;
+  if (established === 'refused') {
+    // Its change (or what claims to be) is told by the record: refused, nothing changed.
+    await condition(allHandlersFinished);
+    return record;
+  }
+  const changeAuthority = established;
   let lock: HeldLock | undefined;
   let prepared: PreparedRelease | undefined;
   let plan: MigrationPlan | undefined;
@@ -526,16 +555,103 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
       record.policyDigest = trust.digest;
     }
     const t = Date.now();
-    // The emergency approval is the change's to say: it counts only when the change itself (set by the server) started this deployment.
+    // The emergency approval is the change's to say: it counts only when the change itself (set by the server) started
+    // this deployment; since the deployment-authority patch, as the change's own state says (a direct order has none).
     const byChange = workflowInfo().parent?.workflowId === `change-${input.changeId}`;
-    const w = deploymentWindow(t, trust.policy!, { environment: 'production', hotfix: input.hotfix, emergencyApproved: byChange && input.emergencyApproved === true });
+    const emergencyApproved = authorityChecked ? changeAuthority?.emergencyApproved === true : byChange && input.emergencyApproved === true;
+    const validUntil = authorityChecked ? changeAuthority?.approvalsValidUntilMs : input.approvalsValidUntilMs;
+    const w = deploymentWindow(t, trust.policy!, { environment: 'production', hotfix: input.hotfix, emergencyApproved });
     if (!w.open) {
       throw new DeploymentRefused(stepName, `the production window is closed (${w.reason}): "${stepName}" is not started${w.nextOpeningMs !== undefined ? `; it opens ${new Date(w.nextOpeningMs).toISOString()}` : ''}`);
     }
-    if (input.approvalsValidUntilMs !== undefined && t >= input.approvalsValidUntilMs) {
-      throw new DeploymentRefused(stepName, `the change's approvals expired at ${new Date(input.approvalsValidUntilMs).toISOString()}: "${stepName}" is not started; the change needs fresh approvals`);
+    if (validUntil !== undefined && t >= validUntil) {
+      throw new DeploymentRefused(stepName, `the change's approvals expired at ${new Date(validUntil).toISOString()}: "${stepName}" is not started; the change needs fresh approvals`);
     }
   }
+  /**
+   * The deployment's authority: started by its change (the worker describes the parent and asks the change where it
+   * stands), or on a signed direct order. Anything else is refused before the lock and any host step: a deployment
+   * not started by a change fails with a non-retryable DeploymentRefused; one whose parent (named as its change)
+   * turns out not to be that change deploying it now ends `refused` (the change reads the record and fails its phase).
+   * Returns the change's word (undefined for a direct order).
+   */
+  async function establishAuthority(): Promise<ChangeAuthority | undefined | 'refused'> {
+    const info = workflowInfo();
+    const parent = info.parent;
+    const refuse = async (why: string, claimed?: string): Promise<never> => {
+      await refusal(why, claimed);
+      throw ApplicationFailure.nonRetryable(record.reason!, 'DeploymentRefused');
+    };
+    const refusal = async (why: string, claimed?: string): Promise<'refused'> => {
+      record.status = 'refused';
+      record.reason = `deployment refused: ${why}. ${HOW_TO_DEPLOY}`;
+      record.finishedAt = now();
+      setCurrentDetails(renderDeploymentDetails(record));
+      // No statement or signature here: a forgery in the log would read as a broken signature to `steward audit verify`.
+      await auditLog.appendAuditEvent
+        .executeWithOptions({ summary: 'audit: deployment refused' }, [
+          { eventId: `${record.workflowId}:${info.runId}:refused`, subject: input.changeId, kind: 'rejected-attempt', actor: 'unknown', at: now(), details: { message: 'deployment', workflowId: record.workflowId, environment: env, gitRef: input.gitRef, reason: why, parent: parent?.workflowId ?? null, claimedSigner: claimed ?? null } },
+        ])
+        .catch((e: unknown) => log.error('audit append failed', { kind: 'rejected-attempt', error: failureMessage(e) }));
+      return 'refused';
+    };
+    const recordAuthority = async (eventId: string, actor: string, details: Record<string, unknown>): Promise<string | null> => {
+      try {
+        await auditLog.appendAuditEvent.executeWithOptions({ summary: `audit: deployment authorised (${record.authority!.kind})` }, [
+          { eventId, subject: input.changeId, kind: 'deployment-authorised', actor, at: now(), details: { workflowId: record.workflowId, runId: info.runId, environment: env, gitRef: input.gitRef, authority: record.authority, ...details } },
+        ]);
+        return null;
+      } catch (err) {
+        const e = err as { type?: string; cause?: { type?: string } };
+        return (e.cause?.type ?? e.type) === 'AuditConflict' ? 'AuditConflict' : failureMessage(err);
+      }
+    };
+
+    if (parent && parent.workflowId === changeWorkflowId(input.changeId)) {
+      let r: ChangeAuthority | AuthorityRefusal;
+      try {
+        r = await authorityCheck.confirmChangeAuthority.executeWithOptions({ summary: `confirm that ${parent.workflowId} is this deployment's change, deploying it now` }, [
+          { parentWorkflowId: parent.workflowId, parentRunId: parent.runId, changeId: input.changeId, environment: env, gitRef: input.gitRef, deploymentWorkflowId: record.workflowId },
+        ]);
+      } catch (err) {
+        r = { ok: false, reason: `its parent could not be confirmed: ${failureMessage(err)}` };
+      }
+      if (!r.ok) return refusal(`started by ${parent.workflowId}, which is not this deployment's change deploying it now: ${r.reason}`);
+      record.authority = {
+        kind: 'change',
+        changeWorkflowId: parent.workflowId,
+        changeRunId: parent.runId,
+        phase: r.phase,
+        approvalsValidUntil: r.approvalsValidUntilMs !== undefined ? new Date(r.approvalsValidUntilMs).toISOString() : null,
+        emergencyApproved: r.emergencyApproved,
+      };
+      // The change recorded this deployment's start (fail-closed); this row says the worker confirmed it.
+      const failed = await recordAuthority(`${record.workflowId}:${info.runId}:authority`, 'steward', {});
+      if (failed) log.error('audit append failed', { kind: 'deployment-authorised', error: failed });
+      return r;
+    }
+
+    const by = parent ? `started by ${parent.workflowId} (not the change ${changeWorkflowId(input.changeId)})` : 'started directly, not by a change';
+    if (input.directOrder === undefined || input.directOrder === null) return refuse(`${by}, with no signed direct order`);
+    const v = trust.verify(input.directOrder, { actions: ['orderDeployment'] });
+    const claimed = claimedSigner(input.directOrder);
+    if (!('ok' in v)) return refuse(`${by}; its direct order cannot be checked: ${v.reason}`, claimed);
+    if (!v.ok) return refuse(`${by}; its direct order is refused (${v.code}): ${v.reason}`, claimed);
+    const d = v.statement.decision;
+    if (d.environment !== env) return refuse(`${by}; its direct order is for environment ${JSON.stringify(d.environment ?? null)}, not ${env}`, claimed);
+    if (d.gitRef !== input.gitRef) return refuse(`${by}; its direct order is for gitRef ${JSON.stringify(d.gitRef ?? null)}, not ${input.gitRef}`, claimed);
+    const p = decider(v.signer, 'orderDeployment', 'order a deployment directly');
+    if (p) return refuse(`${by}; its direct order is refused: ${p}`, claimed);
+    trust.spend(v);
+    record.authority = { kind: 'direct-order', orderedBy: v.signer, issuedAt: v.statement.issuedAt, nonce: v.statement.nonce };
+    // Single use for ever: the event id names the order's nonce, so another run given the same order conflicts.
+    // Fail-closed: an order the audit store cannot record is not obeyed.
+    const failed = await recordAuthority(`deployment-order:${v.statement.nonce}`, v.signer, { statement: input.directOrder.statement, signature: input.directOrder.signature });
+    if (failed === 'AuditConflict') return refuse(`${by}; its direct order was already used by another run (replay): a signed order counts once`, claimed);
+    if (failed) return refuse(`${by}; ${auditRefusal('the direct order', failed)}`, claimed);
+    return undefined;
+  }
+
   function cancelledError(stepName: string): DeploymentFailed {
     record.cancelled ??= { at: cancelledAt() ?? now(), duringStep: stepName };
     return new DeploymentFailed(stepName, `cancelled before "${stepName}" (by its change or an operator): no further step is started, what this deployment changed is rolled back`);

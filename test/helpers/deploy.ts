@@ -4,6 +4,8 @@ import type { ChangeType } from '../../src/domain/types';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../../src/workflows/deployment';
 import { lockWorkflowId } from '../../src/workflows/environment-lock';
 import { recordingHistories, saveHistory } from './histories';
+import { loadWorkerPolicy } from '../../src/activities/policy';
+import { signDirectOrder } from './signing';
 
 let counter = 0;
 
@@ -20,11 +22,16 @@ export function deployInput(over: Partial<DeploymentInput> & { gitRef: string; e
   };
 }
 
-export async function startDeployment(client: Client, config: StewardConfig, input: DeploymentInput) {
+/**
+ * Starts a deployment directly (not through a change): it carries a direct order signed by a demo person whose role
+ * may order one (deployment-authority), unless `unsigned` (a test of the refusal) or the input brings its own.
+ */
+export async function startDeployment(client: Client, config: StewardConfig, input: DeploymentInput, opts: { unsigned?: boolean } = {}) {
+  const order = opts.unsigned || input.directOrder ? {} : { directOrder: signDirectOrder(input, loadWorkerPolicy(config).digest) };
   return client.workflow.start('deployment', {
     taskQueue: config.temporal.taskQueue,
     workflowId: deploymentWorkflowId(input.changeId, input.environment, input.attempt),
-    args: [input],
+    args: [{ ...input, ...order }],
   });
 }
 

@@ -5,10 +5,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { signAction, type StatementSubject } from '../../src/client/signing';
+import { directOrderSubject, signAction, type StatementSubject } from '../../src/client/signing';
 import { DEMO_PEOPLE } from '../../src/dev/stack';
 import { stewardHome } from '../../src/dev/paths';
-import type { DeploymentRecord } from '../../src/workflows/deployment';
+import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../../src/workflows/deployment';
 import type { SignedAction, SignedActionName } from '../../src/domain/statement';
 
 let dir: string | undefined;
@@ -79,4 +79,16 @@ export async function signForDeployment(handle: { workflowId: string; query: (q:
 export async function signForChange(handle: { query: (q: string) => Promise<unknown> }, as: string, action: SignedActionName, decision: Record<string, unknown>, opts: Parameters<typeof signAs>[4] = {}): Promise<SignedAction> {
   const s = (await handle.query('status')) as { changeId: string; workflowId: string; commit?: string; proposalDigest?: string; policyDigest?: string };
   return signAs(as, action, { subject: s.changeId, workflowId: s.workflowId, commit: s.commit ?? null, proposalDigest: s.proposalDigest ?? null, policyDigest: s.policyDigest }, decision, opts);
+}
+
+/** The demo person who orders deployments started outside a change (an emergency approver in the demo policy). */
+export const ORDERED_BY = 'ivan';
+
+/**
+ * A signed direct order for a deployment started outside a change (tests and benchmarks start `deployment` directly):
+ * signed as `as` (default ivan) under the worker's policy digest, naming the deployment's workflow, environment, gitRef.
+ */
+export function signDirectOrder(input: Pick<DeploymentInput, 'changeId' | 'environment' | 'gitRef' | 'attempt'>, policyDigest: string, as = ORDERED_BY, opts: { keyOf?: string; issuedAtMs?: number; workflowId?: string } = {}): SignedAction {
+  const workflowId = opts.workflowId ?? deploymentWorkflowId(input.changeId, input.environment, input.attempt);
+  return signAction(testKey(opts.keyOf ?? as), as, directOrderSubject({ changeId: input.changeId, workflowId, environment: input.environment, gitRef: input.gitRef, policyDigest }), opts.issuedAtMs);
 }

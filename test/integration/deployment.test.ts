@@ -80,6 +80,31 @@ describe('deployment on production (real stack)', () => {
     });
   });
 
+  it('refuses a direct production deployment with no signed order: nothing on the host changes (deployment-authority)', async () => {
+    await withWorkerAndClient(config, async (client) => {
+      const before = await healthz(config, 'production');
+      const link = ['readlink', `${prod.app.deployRoot}/current`];
+      const currentBefore = (await onHost(config, 'production', link)).stdout.trim();
+      // Anybody on the task queue can start `deployment`; with no change behind it and no signed order it is refused.
+      const input = deployInput({ gitRef: 'r04-destructive-migration', environment: 'production', approvalsValidUntilMs: Date.now() + 86_400_000, emergencyApproved: true });
+      const handle = await startDeployment(client, config, input, { unsigned: true });
+      await assert.rejects(handle.result(), (err: Error) => {
+        const cause = (err as { cause?: { type?: string; message?: string } }).cause;
+        assert.equal(cause?.type, 'DeploymentRefused');
+        assert.match(String(cause?.message), /started directly, not by a change, with no signed direct order.*propose it with `steward propose`/);
+        return true;
+      });
+      const r = (await handle.query('status')) as DeploymentRecord;
+      assert.equal(r.status, 'refused');
+      assert.deepEqual(r.steps, [], 'no step ran (not even the lock)');
+      // The host, not Steward's record: the same release serves, `current` did not move, no release dir was made.
+      const after = await healthz(config, 'production');
+      assert.deepEqual({ release: after.release, dir: after.release_dir }, { release: before.release, dir: before.release_dir });
+      assert.equal((await onHost(config, 'production', link)).stdout.trim(), currentBefore);
+      assert.notEqual((await onHost(config, 'production', ['test', '-e', `${prod.app.deployRoot}/releases/${r.releaseId}`])).exitCode, 0, 'no release dir for the refused deployment');
+    });
+  });
+
   it('rolls back by itself when the smoke test fails, and the previous release serves', async () => {
     await withWorkerAndClient(config, async (client) => {
       const before = await healthz(config, 'production');

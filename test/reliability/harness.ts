@@ -27,6 +27,8 @@ import { resolveSecret } from '../../src/config/secrets';
 import { devLayout, devPorts } from '../../src/dev/paths';
 import { isAlive, readPid } from '../../src/dev/processes';
 import { deploymentWorkflowId, type DeploymentInput, type DeploymentRecord } from '../../src/workflows/deployment';
+import { loadWorkerPolicy } from '../../src/activities/policy';
+import { signDirectOrder } from '../helpers/signing';
 
 export { ROOT };
 export const ENV = 'production';
@@ -150,11 +152,13 @@ export function relInput(gitRef: string, over: Partial<DeploymentInput> = {}): D
   };
 }
 
+/** Starts a deployment directly, with a signed direct order by a demo emergency approver (deployment-authority). */
 export async function startDeployment(client: Client, config: StewardConfig, input: DeploymentInput): Promise<WorkflowHandle> {
+  const directOrder = input.directOrder ?? signDirectOrder(input, loadWorkerPolicy(config).digest);
   return client.workflow.start('deployment', {
     taskQueue: config.temporal.taskQueue,
     workflowId: deploymentWorkflowId(input.changeId, input.environment, input.attempt),
-    args: [input],
+    args: [{ ...input, directOrder }],
   });
 }
 

@@ -31,6 +31,8 @@ export const AUDIT_EVENT_KINDS = [
   'lock-release-refused',
   // A change cancelled during a deployment: how the deployment ended.
   'deployment-cancelled',
+  // Who started a deployment: its change (confirmed by the worker), or a person's signed direct order.
+  'deployment-authorised',
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 
