@@ -13,12 +13,13 @@ export interface LoadedPolicy {
 
 /**
  * What a workflow's trust carries into its continue-as-new: the policy it started under (for stricterPolicy: a later
- * edit never weakens an open change), every digest it has had in force, the digest it loaded last, and the nonce
- * book (a statement used before the rollover is refused after it).
+ * edit never weakens an open change), the one it loaded last (so the continued run judges messages at once, as the
+ * last run did, until it has loaded the worker's policy again), every digest it has had in force, and the nonce book
+ * (a statement used before the rollover is refused after it).
  */
 export interface TrustCarry {
   start: LoadedPolicy;
-  latestDigest: string;
+  latest: LoadedPolicy;
   digests: string[];
   nonces: NonceBook['nonces'];
 }

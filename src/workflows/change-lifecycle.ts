@@ -149,7 +149,8 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   const opener = byIncident ? { subject: info.parent!.workflowId.replace(/^incident-/, ''), workflowId: info.parent!.workflowId } : { subject: input.changeId, workflowId: info.workflowId };
   const trust = createTrust(input.changeId, info.workflowId, carried ? { ...carried.trust } : undefined);
   const openerTrust = byIncident ? createTrust(opener.subject, opener.workflowId) : trust;
-  let policy: PolicyConfig = undefined as unknown as PolicyConfig; // set by the first load, before any message counts
+  // Set by the first load, before any message counts (a continued run has the carried one until it loads again).
+  let policy: PolicyConfig = trust.policy as PolicyConfig;
   const { risk, reasons } = classifyRisk(proposal);
   const hotfix = proposal.hotfixReason !== undefined;
   let approval: ApprovalState = initialApprovalState({ changeId: input.changeId, proposal, risk });
@@ -192,7 +193,10 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   };
   let changed = 0; // bumped by every accepted message: wakes the main loop
   // The dynamic part of a continued change; the rest was derived again above from the proposal.
-  if (carried) Object.assign(state, carried.state);
+  if (carried) {
+    Object.assign(state, carried.state);
+    state.requiredSignoffs = requiredSignoffs(approval, policy);
+  }
   let auditSeq = carried?.auditSeq ?? 0;
   let pendingFullReview: { by: string } | undefined;
 
@@ -605,6 +609,8 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   const resume = carried?.stage;
   let reminderMs = 0;
   let prod: DeploymentRecord | undefined;
+  // A continued run shows its carried state at once (status, Web UI details), then loads the worker's policy again.
+  if (resume) refresh();
   await loadPolicy(resume ? 'continue-as-new' : 'start');
   if (!resume) {
     // The proposer's own signature over this proposal (and nobody else's) opens the change.
@@ -647,7 +653,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     // (they are bound to it).
     for (;;) {
       waiting('reviews');
-      await rollOverIfDue('review');
+      if (!quorumMet(approval, policy, Date.now(), 'reviews').met) await rollOverIfDue('review');
       await condition(() => decided() || quorumMet(approval, policy, Date.now(), 'reviews').met || rollOverDue());
       if (decided()) return endDecided();
       if (!quorumMet(approval, policy, Date.now(), 'reviews').met) continue; // woken to roll over

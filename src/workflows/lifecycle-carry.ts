@@ -9,7 +9,7 @@
 // re-classified) and with itself, and the start policy against the digest the worker computed. The stricter of the
 // start policy and the worker's policy now applies (stricterPolicy), so not even a bad start policy could weaken the
 // worker's.
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/common';
 import type { LoadedPolicy, TrustCarry } from '../contracts/policy';
 import type { RecordedSignoff } from '../domain/approvals';
 import { policyDigest } from '../domain/policy';
@@ -121,13 +121,18 @@ export function checkedCarry(carried: unknown, ctx: CarryContext): CarriedChange
   // ---- trust --------------------------------------------------------------------------------------------------
   const t = carried.trust;
   if (!isObject(t)) refuse('carried.trust', 'must be an object');
-  const start = t.start as LoadedPolicy;
-  if (!isObject(start) || !isObject(start.policy) || typeof start.digest !== 'string' || !isObject(start.protectedTables)) refuse('carried.trust.start', 'must be the policy the change started under');
-  // The digest the worker computed at the start is in the state (and in the audit log): the policy must be that one.
-  if (policyDigest(start.policy) !== start.digest || start.digest !== s.policyDigestAtStart) refuse('carried.trust.start', 'is not the policy the change started under (its digest differs)');
+  // The digests the worker computed (at the start, at the last load) are in the state and the audit log: the
+  // policies must be those.
+  const loaded = (field: string, x: unknown, digest: unknown): LoadedPolicy => {
+    const p = x as LoadedPolicy;
+    if (!isObject(p) || !isObject(p.policy) || typeof p.digest !== 'string' || !isObject(p.protectedTables)) refuse(field, 'must be a policy the worker loaded');
+    if (policyDigest(p.policy) !== p.digest || p.digest !== digest) refuse(field, `is not the policy the change had (its digest differs from ${String(digest).slice(0, 16)})`);
+    return p;
+  };
+  const start = loaded('carried.trust.start', t.start, s.policyDigestAtStart);
+  const latest = loaded('carried.trust.latest', t.latest, s.policyDigest);
   const digests = list('carried.trust.digests', t.digests, 1000);
-  if (!digests.every((d) => typeof d === 'string' && DIGEST.test(d)) || !digests.includes(start.digest)) refuse('carried.trust.digests', 'must be the policy digests the change has had in force');
-  if (typeof t.latestDigest !== 'string' || !digests.includes(t.latestDigest) || t.latestDigest !== s.policyDigest) refuse('carried.trust.latestDigest', 'must be the digest of the policy in force');
+  if (!digests.every((d) => typeof d === 'string' && DIGEST.test(d)) || !digests.includes(start.digest) || !digests.includes(latest.digest)) refuse('carried.trust.digests', 'must be the policy digests the change has had in force');
   const nonces = list('carried.trust.nonces', t.nonces, 10_000);
   for (const n of nonces) {
     // (An entry can only refuse a statement, never admit one: the shape is all there is to check.)

@@ -69,9 +69,8 @@ export interface Trust {
 
 export function createTrust(subject: string, workflowId: string, restore?: { nonces?: NonceBook['nonces'] } & Partial<TrustCarry>): Trust {
   let start: LoadedPolicy | undefined = restore?.start;
-  let latest: LoadedPolicy | undefined;
-  let latestDigest: string | undefined = restore?.latestDigest;
-  let effective: PolicyConfig | undefined;
+  let latest: LoadedPolicy | undefined = restore?.latest;
+  let effective: PolicyConfig | undefined = start && latest ? (start.digest === latest.digest ? latest.policy : stricterPolicy(start.policy, latest.policy)) : undefined;
   const digests: string[] = [...(restore?.digests ?? [])];
   const book: NonceBook = { nonces: [...(restore?.nonces ?? [])] };
   return {
@@ -94,10 +93,9 @@ export function createTrust(subject: string, workflowId: string, restore?: { non
     },
     async load(reason: string) {
       const now = await policyActivities.loadPolicy.executeWithOptions({ summary: `load the worker's policy (${reason})` }, [{ reason }]);
-      const before = latest?.digest ?? latestDigest;
+      const before = latest?.digest;
       start ??= now;
       latest = now;
-      latestDigest = now.digest;
       if (!digests.includes(now.digest)) digests.push(now.digest);
       // (A restored start with the digest of the policy now is that same policy.)
       effective = start === now || (restore?.start && start.digest === now.digest) ? now.policy : stricterPolicy(start.policy, now.policy);
@@ -129,10 +127,10 @@ export function createTrust(subject: string, workflowId: string, restore?: { non
       return { digests: [...digests], nonces: [...book.nonces] };
     },
     carry() {
-      if (!start || !latestDigest) return undefined;
+      if (!start || !latest) return undefined;
       // Spent nonces past their keep-until time are dropped (they can no longer be replayed: too old to verify).
       const t = Date.now();
-      return { start, latestDigest, digests: [...digests], nonces: book.nonces.filter((n) => n.untilMs > t) };
+      return { start, latest, digests: [...digests], nonces: book.nonces.filter((n) => n.untilMs > t) };
     },
   };
 }
