@@ -86,7 +86,7 @@ import {
 } from './lifecycle-api';
 import { approveProblem, pdrProblem, rejectProblem, reviewProblem, withdrawProblem, type Problem } from './lifecycle-checks';
 import { renderDetails } from './lifecycle-details';
-import { checkedCarry, maxHistoryEvents } from './lifecycle-carry';
+import { checkedCarry, MAX_CARRIED_REMINDERS, maxHistoryEvents } from './lifecycle-carry';
 
 export * from './lifecycle-api';
 
@@ -581,6 +581,8 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     const trustCarry = trust.carry();
     if (!trustCarry) return;
     const kept = Object.fromEntries(CARRIED_STATE_FIELDS.filter((k) => state[k] !== undefined).map((k) => [k, state[k]])) as unknown as CarriedState;
+    // Reminders are notices, not decisions: the last ones go on (a change waiting for months must fit one payload).
+    kept.reminders = state.reminders.slice(-MAX_CARRIED_REMINDERS);
     log.info('the change continues as new', { stage, historyLength: workflowInfo().historyLength, threshold: maxEvents });
     await continueAsNew<typeof changeLifecycle>({
       ...input,

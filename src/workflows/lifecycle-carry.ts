@@ -21,6 +21,8 @@ export const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
 /** Bounds of the threshold: a continued run uses fewer than 30 events before its first wait, so 50 cannot loop. */
 export const MIN_MAX_HISTORY_EVENTS = 50;
 export const MAX_MAX_HISTORY_EVENTS = 40_000;
+/** Reminders a continued run keeps (the earlier ones are in the earlier runs' histories and the log). */
+export const MAX_CARRIED_REMINDERS = 200;
 
 const STAGE_PHASE: Record<CarriedStage, string> = {
   review: 'review',
@@ -93,7 +95,7 @@ export function checkedCarry(carried: unknown, ctx: CarryContext): CarriedChange
   list('carried.state.auditFailures', s.auditFailures, MAX_KEPT_REJECTED);
   list('carried.state.refMoves', s.refMoves, 1000);
   list('carried.state.history', s.history, 100);
-  list('carried.state.reminders', s.reminders, 20_000);
+  list('carried.state.reminders', s.reminders, MAX_CARRIED_REMINDERS);
   const deployments = list('carried.state.deployments', s.deployments, 20).filter(isObject);
   for (const k of ['releaseVersion', 'reportPath'] as const) if (s[k] !== undefined && (typeof s[k] !== 'string' || (s[k] as string).length > 500)) refuse(`carried.state.${k}`, 'must be a short text');
   if (s.window !== undefined && !isObject(s.window)) refuse('carried.state.window', 'must be an object');

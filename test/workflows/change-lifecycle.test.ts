@@ -464,6 +464,9 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
       assert.deepEqual(after.history, before.history, 'the phase history is carried');
       assert.ok(after.rejectedAttemptCount >= before.rejectedAttemptCount);
       assert.deepEqual(after.awaiting, ['approver']);
+      // The new run's Web UI details are drawn at once: the title, the phase, the review given.
+      const meta = (await h.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+      assert.match(meta.currentDetails ?? '', /: Migration\n[\s\S]*\*\*Phase:\*\* approval[\s\S]*— grace/);
       await act(h, 'carol', 'approve', { comment: 'after the rollover' }); // an Update, to the new run
       await rollOver(h); // and once more: a chain of runs
       await h.signal('approve', await signed(h, 'dave', 'approve')); // a Signal
