@@ -471,6 +471,7 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
       await rollOver(h); // and once more: a chain of runs
       await h.signal('approve', await signed(h, 'dave', 'approve')); // a Signal
       await until(h, (s) => s.phase === 'post-deployment-review');
+      await rollOver(h); // and while it waits for the post-deployment review
       await act(h, 'alice', 'submitPostDeploymentReview', { issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: false });
       const done = (await h.result()) as ChangeState; // the handle follows the runs
       assert.equal(done.phase, 'completed');
@@ -500,6 +501,27 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
       assert.deepEqual(listed, [`${desc.runId}:COMPLETED`]);
       saveHistory('changeLifecycle', 'continued-as-new-first-run', await env.client.workflow.getHandle(h.workflowId, firstRun).fetchHistory());
       saveHistory('changeLifecycle', 'continued-as-new-last-run', await h.fetchHistory());
+    });
+
+    it('a hotfix rolls over while it waits for its full review and keeps the due date', async () => {
+      const h = await start(env.client, proposal({ title: 'Outage fix', hotfixReason: 'production-outage', targetEnvironments: ['production'] }), policy(), undefined, cheap);
+      await until(h, (s) => s.phase === 'review');
+      await act(h, 'bob', 'submitReview', { mode: 'standard', checklist: full });
+      await until(h, (s) => s.phase === 'approval');
+      await act(h, 'ivan', 'approve', { role: 'emergency-approver' });
+      await until(h, (s) => s.phase === 'post-deployment-review');
+      await act(h, 'alice', 'submitPostDeploymentReview', { issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: false });
+      const before = await until(h, (s) => s.phase === 'full-review' && /due 20/.test(s.waitingFor));
+      await rollOver(h);
+      const after = await status(h);
+      assert.equal(after.phase, 'full-review');
+      assert.equal(after.waitingFor, before.waitingFor, 'the due date is carried, not recomputed');
+      assert.equal(after.postDeploymentReview?.by, 'alice');
+      await act(h, 'bob', 'submitReview', { mode: 'standard', checklist: full });
+      const done = (await h.result()) as ChangeState;
+      assert.equal(done.phase, 'completed');
+      assert.equal(done.fullReview?.by, 'bob');
+      assert.deepEqual(done.history.map((x) => x.to), ['review', 'approval', 'deployment', 'post-deployment-review', 'full-review', 'completed']);
     });
 
     it('a statement used before the rollover is refused after it (the nonce book is carried)', async () => {
