@@ -37,6 +37,8 @@ export function listQuery(opts: { phase?: string; awaitingAnyOf?: readonly strin
   const parts = ['WorkflowType = "changeLifecycle"'];
   if (opts.phase) parts.push(`ChangePhase = ${literal(opts.phase)}`);
   if (opts.awaitingAnyOf) parts.push('ExecutionStatus = "Running"', `AwaitingApprovalFrom IN (${opts.awaitingAnyOf.map(literal).join(', ')})`);
+  // A long-lived change continues as new (src/workflows/lifecycle-carry.ts): one row per change, its current run.
+  else parts.push('ExecutionStatus != "ContinuedAsNew"');
   return parts.join(' AND ');
 }
 

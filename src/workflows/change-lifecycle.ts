@@ -15,6 +15,7 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
+  continueAsNew,
   executeChild,
   startChild,
   getExternalWorkflowHandle,
@@ -74,7 +75,10 @@ import {
   withdrawSignal,
   withdrawUpdate,
   CHANGE_INPUT_FIELDS,
+  CARRIED_STATE_FIELDS,
   type ApproveInput,
+  type CarriedStage,
+  type CarriedState,
   type ChangeLifecycleInput,
   type ChangeState,
   type PostDeploymentReviewInput,
@@ -84,6 +88,7 @@ import {
 } from './lifecycle-api';
 import { approveProblem, pdrProblem, rejectProblem, reviewProblem, withdrawProblem, type Problem } from './lifecycle-checks';
 import { renderDetails } from './lifecycle-details';
+import { checkedCarry, MAX_CARRIED_REMINDERS, maxHistoryEvents } from './lifecycle-carry';
 
 export * from './lifecycle-api';
 
@@ -127,18 +132,32 @@ function checkedProposal(input: ChangeLifecycleInput): Proposal {
 export async function changeLifecycle(input: ChangeLifecycleInput): Promise<ChangeState> {
   const proposal = checkedProposal(input);
   const info = workflowInfo();
+  // Continue-as-new (src/workflows/lifecycle-carry.ts): the threshold is checked like any input; a carried state is
+  // accepted only on this change's own continue-as-new, and checked again.
+  const maxEvents = maxHistoryEvents(input);
+  const carried = checkedCarry(input.carried, {
+    continuedFromRunId: info.continuedFromExecutionRunId,
+    proposer: proposal.proposer,
+    wantsStaging: proposal.targetEnvironments.includes('staging'),
+    hotfix: proposal.hotfixReason !== undefined,
+  });
+  // Behind patched(): a run recorded before continue-as-new existed replays as it ran (it never rolls over).
+  const canRollOver = patched('change-continue-as-new');
   const iso = (ms = Date.now()) => new Date(ms).toISOString();
   // An incident's corrective patch is signed for the incident; the parent (set by the server, not by a caller)
   // says which workflow the opening statement must name.
   // (Only an incident parent counts: a replay may report an empty parent.)
   const byIncident = info.parent?.workflowId?.startsWith('incident-') === true;
   const opener = byIncident ? { subject: info.parent!.workflowId.replace(/^incident-/, ''), workflowId: info.parent!.workflowId } : { subject: input.changeId, workflowId: info.workflowId };
-  const trust = createTrust(input.changeId, info.workflowId);
+  const trust = createTrust(input.changeId, info.workflowId, carried ? { ...carried.trust } : undefined);
   const openerTrust = byIncident ? createTrust(opener.subject, opener.workflowId) : trust;
-  let policy: PolicyConfig = undefined as unknown as PolicyConfig; // set by the first load, before any message counts
+  // Set by the first load, before any message counts (a continued run has the carried one until it loads again).
+  let policy: PolicyConfig = trust.policy as PolicyConfig;
   const { risk, reasons } = classifyRisk(proposal);
   const hotfix = proposal.hotfixReason !== undefined;
   let approval: ApprovalState = initialApprovalState({ changeId: input.changeId, proposal, risk });
+  // A continued run: the signoffs (bound to the pinned commit, each with its absolute expiry) on the derived state.
+  if (carried) approval = { ...approval, phase: carried.state.phase, gitRef: carried.state.commit!, signoffs: carried.signoffs };
   const state: ChangeState = {
     changeId: input.changeId,
     workflowId: info.workflowId,
@@ -175,7 +194,12 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     proposedAt: iso(input.proposedAtMs),
   };
   let changed = 0; // bumped by every accepted message: wakes the main loop
-  let auditSeq = 0;
+  // The dynamic part of a continued change; the rest was derived again above from the proposal.
+  if (carried) {
+    Object.assign(state, carried.state);
+    state.requiredSignoffs = requiredSignoffs(approval, policy);
+  }
+  let auditSeq = carried?.auditSeq ?? 0;
   let pendingFullReview: { by: string } | undefined;
 
   // ---- audit, visibility ----------------------------------------------------------------------------------
@@ -405,7 +429,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
   /** The policy at a gate: the worker's policy now, and the stricter of it and the one at start applies. */
   async function loadPolicy(gate: string): Promise<void> {
     const changedDigest = await trust.load(gate);
-    if (byIncident && openerTrust !== trust && !openerTrust.policy) await openerTrust.load(gate);
+    if (byIncident && !carried && openerTrust !== trust && !openerTrust.policy) await openerTrust.load(gate);
     policy = trust.policy!;
     state.policyDigestAtStart ??= trust.startDigest;
     state.policyDigest = trust.digest;
@@ -454,7 +478,7 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     await record('ref-moved', 'steward', { ...move });
   }
 
-  let attempt = 0;
+  let attempt = carried?.attempt ?? 0;
   async function deploy(environment: 'staging' | 'production'): Promise<DeploymentRecord> {
     const childInput: DeploymentInput = {
       changeId: input.changeId,
@@ -541,155 +565,227 @@ export async function changeLifecycle(input: ChangeLifecycleInput): Promise<Chan
     throw new CancelledFailure(`the change was cancelled; ${state.outcome}`);
   }
 
+  // ---- continue-as-new ---------------------------------------------------------------------------------------
+  // At a wait for people only (never while a deployment runs or the main path awaits an activity), with every
+  // message handler finished, the change continues as new and carries everything that decides it.
+  let nextReminderAtMs: number | undefined = carried?.nextReminderAtMs;
+  let fullReviewDueMs: number | undefined = carried?.fullReviewDueMs;
+  /** Whether this run's history is long enough to roll over: the server suggests it, or the change's threshold. */
+  const rollOverDue = () => canRollOver && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= maxEvents);
+  /** Continues as new when due; returns when it is not, or when a message came in meanwhile (the caller looks again). */
+  async function rollOverIfDue(stage: CarriedStage): Promise<void> {
+    if (!rollOverDue()) return;
+    const seen = changed;
+    await condition(allHandlersFinished);
+    if (changed !== seen || decided()) return;
+    const trustCarry = trust.carry();
+    if (!trustCarry) return;
+    const kept = Object.fromEntries(CARRIED_STATE_FIELDS.filter((k) => state[k] !== undefined).map((k) => [k, state[k]])) as unknown as CarriedState;
+    // Reminders are notices, not decisions: the last ones go on (a change waiting for months must fit one payload).
+    kept.reminders = state.reminders.slice(-MAX_CARRIED_REMINDERS);
+    log.info('the change continues as new', { stage, historyLength: workflowInfo().historyLength, threshold: maxEvents });
+    await continueAsNew<typeof changeLifecycle>({
+      ...input,
+      carried: {
+        version: 1,
+        stage,
+        state: kept,
+        signoffs: approval.signoffs,
+        trust: trustCarry,
+        auditSeq,
+        attempt,
+        ...(nextReminderAtMs !== undefined ? { nextReminderAtMs } : {}),
+        ...(stage === 'full-review' ? { fullReviewDueMs } : {}),
+      },
+    });
+  }
+  /** The wait until the next reminder: absolute once rollovers exist, so a continued run keeps the time. */
+  function reminderWait(): number {
+    if (!canRollOver) return reminderMs;
+    const t = Date.now();
+    if (nextReminderAtMs === undefined || nextReminderAtMs <= t) nextReminderAtMs = t + reminderMs;
+    return Math.max(1, nextReminderAtMs - t);
+  }
+
   // ---- the lifecycle ----------------------------------------------------------------------------------------
-  await loadPolicy('start');
-  // The proposer's own signature over this proposal (and nobody else's) opens the change.
-  const opening = openerTrust.verify(input.signedProposal, { actions: OPENING_ACTIONS, commit: null, proposalDigest: state.proposalDigest, anyPolicy: true });
-  const openingProblem = !('ok' in opening) ? opening : !opening.ok ? opening : opening.signer !== proposal.proposer ? { code: 'signer-mismatch', reason: `the proposal names ${proposal.proposer} as proposer but is signed by ${opening.signer}` } : (hotfix && opening.statement.action === 'propose') ? { code: 'wrong-action', reason: 'a hotfix must be signed as a hotfix (steward hotfix FILE)' } : null;
-  if (openingProblem) {
-    await record('rejected-attempt', 'unknown', { message: 'propose', code: openingProblem.code, reason: openingProblem.reason });
-    await transition('rejected', 'steward');
-    return finish(`refused: the proposal's signature does not hold (${openingProblem.code}): ${openingProblem.reason}`);
-  }
-  refresh();
-  await record('proposed', proposal.proposer, { title: proposal.title, type: proposal.type, risk, reasons, gitRef: proposal.gitRef, hotfix, proposalDigest: state.proposalDigest, policyDigest: state.policyDigest ?? null, ...signedBy(input.signedProposal) });
-
-  if (hotfix) {
-    const elig = hotfixEligibility({ hotfixReason: proposal.hotfixReason, targetEnvironments: proposal.targetEnvironments });
-    if (!elig.eligible) {
-      state.outcome = `not eligible for the hotfix path: ${elig.reasons.join('; ')}`;
+  const resume = carried?.stage;
+  let reminderMs = 0;
+  let prod: DeploymentRecord | undefined;
+  // A continued run shows its carried state at once (status, Web UI details), then loads the worker's policy again.
+  if (resume) refresh();
+  await loadPolicy(resume ? 'continue-as-new' : 'start');
+  if (!resume) {
+    // The proposer's own signature over this proposal (and nobody else's) opens the change.
+    const opening = openerTrust.verify(input.signedProposal, { actions: OPENING_ACTIONS, commit: null, proposalDigest: state.proposalDigest, anyPolicy: true });
+    const openingProblem = !('ok' in opening) ? opening : !opening.ok ? opening : opening.signer !== proposal.proposer ? { code: 'signer-mismatch', reason: `the proposal names ${proposal.proposer} as proposer but is signed by ${opening.signer}` } : (hotfix && opening.statement.action === 'propose') ? { code: 'wrong-action', reason: 'a hotfix must be signed as a hotfix (steward hotfix FILE)' } : null;
+    if (openingProblem) {
+      await record('rejected-attempt', 'unknown', { message: 'propose', code: openingProblem.code, reason: openingProblem.reason });
       await transition('rejected', 'steward');
-      return finish('rejected');
+      return finish(`refused: the proposal's signature does not hold (${openingProblem.code}): ${openingProblem.reason}`);
     }
-    await pinCommit(await resolveRef('review'));
-    await transition('review', 'steward', { hotfixEligible: true });
+    refresh();
+    await record('proposed', proposal.proposer, { title: proposal.title, type: proposal.type, risk, reasons, gitRef: proposal.gitRef, hotfix, proposalDigest: state.proposalDigest, policyDigest: state.policyDigest ?? null, ...signedBy(input.signedProposal) });
+
+    if (hotfix) {
+      const elig = hotfixEligibility({ hotfixReason: proposal.hotfixReason, targetEnvironments: proposal.targetEnvironments });
+      if (!elig.eligible) {
+        state.outcome = `not eligible for the hotfix path: ${elig.reasons.join('; ')}`;
+        await transition('rejected', 'steward');
+        return finish('rejected');
+      }
+      await pinCommit(await resolveRef('review'));
+      await transition('review', 'steward', { hotfixEligible: true });
+    } else {
+      // The proposal was parsed and classified by the domain (parseProposal, classifyRisk): accepted for planning.
+      await transition('planning', 'steward', { proposalAccepted: true });
+      await transition('implementation', 'steward'); // the plan = the classification above
+      // The ref is resolved to the commit everyone signs for before review starts.
+      await pinCommit(await resolveRef('review'));
+      await transition('review', proposal.implementer); // the implementation = proposal.gitRef, at state.commit
+    }
   } else {
-    // The proposal was parsed and classified by the domain (parseProposal, classifyRisk): accepted for planning.
-    await transition('planning', 'steward', { proposalAccepted: true });
-    await transition('implementation', 'steward'); // the plan = the classification above
-    // The ref is resolved to the commit everyone signs for before review starts.
-    await pinCommit(await resolveRef('review'));
-    await transition('review', proposal.implementer); // the implementation = proposal.gitRef, at state.commit
+    // A continued run picks the change up at the wait where the last run rolled over.
+    reminderMs = Math.max(1000, policy.approvalReminderHours * HOUR);
+    refresh();
   }
 
-  // Review: while in review, a moved ref re-pins the change and the reviews given for the old commit stop counting
-  // (they are bound to it).
-  for (;;) {
-    waiting('reviews');
-    await condition(() => decided() || quorumMet(approval, policy, Date.now(), 'reviews').met);
-    if (decided()) return endDecided();
-    await loadPolicy('review');
-    const now = await resolveRef('review complete');
-    if (now !== state.commit) {
-      await refMoved(now, 'the change now points at the new commit; the reviews given for the old one no longer count');
-      await pinCommit(now);
-      continue;
-    }
-    if (quorumMet(approval, policy, Date.now(), 'reviews').met) break;
-  }
-
-  // Staging Test
   const wantsStaging = proposal.targetEnvironments.includes('staging');
-  if (wantsStaging) {
-    await transition('staging-test', 'steward', { reviewsComplete: true });
-    const rec = await deploy('staging');
-    if (rec.status !== 'deployed') {
-      // The domain's edge for a failed staging test leads back to implementation: a new proposal (new gitRef) is needed.
-      await record(rec.status === 'rollback-failed' ? 'rollback-failed' : 'rolled-back', 'steward', { environment: 'staging', workflowId: rec.workflowId, reason: rec.reason ?? null });
-      await transition('implementation', 'steward');
-      return finish(`staging-failed: ${rec.reason ?? rec.status}`);
+  if (!resume || resume === 'review') {
+    // Review: while in review, a moved ref re-pins the change and the reviews given for the old commit stop counting
+    // (they are bound to it).
+    for (;;) {
+      waiting('reviews');
+      if (!quorumMet(approval, policy, Date.now(), 'reviews').met) await rollOverIfDue('review');
+      await condition(() => decided() || quorumMet(approval, policy, Date.now(), 'reviews').met || rollOverDue());
+      if (decided()) return endDecided();
+      if (!quorumMet(approval, policy, Date.now(), 'reviews').met) continue; // woken to roll over
+      await loadPolicy('review');
+      const now = await resolveRef('review complete');
+      if (now !== state.commit) {
+        await refMoved(now, 'the change now points at the new commit; the reviews given for the old one no longer count');
+        await pinCommit(now);
+        continue;
+      }
+      if (quorumMet(approval, policy, Date.now(), 'reviews').met) break;
     }
-    if (decided()) return endDecided();
-    await transition('approval', 'steward', { stagingPassed: true });
-  } else {
-    await transition('approval', 'steward', { reviewsComplete: true });
+
+    // Staging Test
+    if (wantsStaging) {
+      await transition('staging-test', 'steward', { reviewsComplete: true });
+      const rec = await deploy('staging');
+      if (rec.status !== 'deployed') {
+        // The domain's edge for a failed staging test leads back to implementation: a new proposal (new gitRef) is needed.
+        await record(rec.status === 'rollback-failed' ? 'rollback-failed' : 'rolled-back', 'steward', { environment: 'staging', workflowId: rec.workflowId, reason: rec.reason ?? null });
+        await transition('implementation', 'steward');
+        return finish(`staging-failed: ${rec.reason ?? rec.status}`);
+      }
+      if (decided()) return endDecided();
+      await transition('approval', 'steward', { stagingPassed: true });
+    } else {
+      await transition('approval', 'steward', { reviewsComplete: true });
+    }
   }
 
-  // Approval (+ the production window, re-checked after every wait; approvals may expire meanwhile)
-  const reminderMs = Math.max(1000, policy.approvalReminderHours * HOUR);
-  let gateChecked = false;
-  for (;;) {
-    const q = quorumMet(approval, policy, Date.now(), 'approvals');
-    if (decided()) return endDecided();
-    if (!q.met) {
-      waiting(`approvals: ${q.missing.join(', ')}`);
-      const seen = changed;
-      const got = await condition(() => changed !== seen || decided(), reminderMs, { summary: `approval reminder every ${policy.approvalReminderHours}h` });
-      if (!got) {
-        const message = `reminder: ${input.changeId} still needs ${q.missing.join(', ')} (awaiting ${state.awaiting.join(', ') || 'nobody'})`;
-        state.reminders.push({ at: iso(), message });
-        log.info(message);
-        refresh();
+  if (resume !== 'post-deployment-review' && resume !== 'full-review') {
+    // Approval (+ the production window, re-checked after every wait; approvals may expire meanwhile)
+    reminderMs = Math.max(1000, policy.approvalReminderHours * HOUR);
+    let gateChecked = false;
+    for (;;) {
+      const q = quorumMet(approval, policy, Date.now(), 'approvals');
+      if (decided()) return endDecided();
+      if (!q.met) {
+        waiting(`approvals: ${q.missing.join(', ')}`);
+        await rollOverIfDue('approval');
+        const seen = changed;
+        const got = await condition(() => changed !== seen || decided() || rollOverDue(), reminderWait(), { summary: `approval reminder every ${policy.approvalReminderHours}h` });
+        if (!got) {
+          const message = `reminder: ${input.changeId} still needs ${q.missing.join(', ')} (awaiting ${state.awaiting.join(', ') || 'nobody'})`;
+          state.reminders.push({ at: iso(), message });
+          log.info(message);
+          refresh();
+        }
+        continue;
       }
-      continue;
+      if (!gateChecked) {
+        // The approval gate: the policy now (a person who left, a freeze added) and the ref, before anything deploys.
+        gateChecked = true;
+        await loadPolicy('approval');
+        const now = await resolveRef('approval');
+        if (now !== state.commit) await refMoved(now, `production gets ${state.commit}, the commit reviewed${wantsStaging ? ' and staged' : ''}; approvals for ${now} are refused (propose a new change for it)`);
+        continue;
+      }
+      const emergencyApproved = emergencyApprovalGiven(approval);
+      const w = deploymentWindowFor(emergencyApproved);
+      state.window = { open: w.open, reason: w.reason, ...(w.nextOpeningMs !== undefined ? { nextOpeningAt: iso(w.nextOpeningMs) } : {}) };
+      if (w.open) break;
+      const until = w.nextOpeningMs ?? Date.now() + 24 * HOUR;
+      waiting(`the production window (${w.reason}); opens ${iso(until)}`);
+      await rollOverIfDue('approval');
+      // A durable timer; withdrawal or rejection still end the wait at once.
+      const woke = await condition(() => decided() || rollOverDue(), Math.max(1, until - Date.now()), { summary: `wait for the production window until ${iso(until)}` });
+      if (woke && !decided()) continue; // to roll over (a continued run checks the gate and the window again)
+      gateChecked = false; // after a wait, the policy and the ref are checked again
     }
-    if (!gateChecked) {
-      // The approval gate: the policy now (a person who left, a freeze added) and the ref, before anything deploys.
-      gateChecked = true;
-      await loadPolicy('approval');
-      const now = await resolveRef('approval');
-      if (now !== state.commit) await refMoved(now, `production gets ${state.commit}, the commit reviewed${wantsStaging ? ' and staged' : ''}; approvals for ${now} are refused (propose a new change for it)`);
-      continue;
-    }
+    nextReminderAtMs = undefined;
     const emergencyApproved = emergencyApprovalGiven(approval);
-    const w = deploymentWindowFor(emergencyApproved);
-    state.window = { open: w.open, reason: w.reason, ...(w.nextOpeningMs !== undefined ? { nextOpeningAt: iso(w.nextOpeningMs) } : {}) };
-    if (w.open) break;
-    const until = w.nextOpeningMs ?? Date.now() + 24 * HOUR;
-    waiting(`the production window (${w.reason}); opens ${iso(until)}`);
-    // A durable timer; withdrawal or rejection still end the wait at once.
-    await condition(decided, Math.max(1, until - Date.now()), { summary: `wait for the production window until ${iso(until)}` });
-    gateChecked = false; // after a wait, the policy and the ref are checked again
-  }
-  const emergencyApproved = emergencyApprovalGiven(approval);
-  await transition('deployment', 'steward', hotfix ? { emergencyApproved } : { quorumMet: true });
+    await transition('deployment', 'steward', hotfix ? { emergencyApproved } : { quorumMet: true });
 
-  // Deployment: production deploys exactly the commit that staging passed.
-  const staged = state.deployments.find((d) => d.environment === 'staging' && d.status === 'deployed');
-  if (staged && staged.commit !== state.commit) {
-    state.outcome = `refused: staging passed ${staged.commit ?? '(unknown)'} but the change is at ${state.commit}`;
-    await transition('failed', 'steward');
-    return finish(state.phase);
-  }
-  const prod = await deploy('production');
-  if (prod.releaseTag) {
-    state.releaseVersion = prod.releaseTag;
-  }
-  if (prod.status !== 'deployed') {
-    const failedHard = prod.status === 'rollback-failed' || prod.status === 'refused';
-    await record(failedHard ? 'rollback-failed' : 'rolled-back', 'steward', { environment: 'production', workflowId: prod.workflowId, status: prod.status, reason: prod.reason ?? null });
-    await transition(failedHard ? 'failed' : 'rolled-back', 'steward');
-    await writeReport();
-    return finish(state.phase);
-  }
-  await record('deployed', 'steward', { environment: 'production', workflowId: prod.workflowId, releaseTag: prod.releaseTag ?? null, commit: prod.commit ?? null });
-  await transition('post-deployment-review', 'steward', { smokePassed: prod.smoke?.ok === true });
-
-  // Post-Deployment Review (§12)
-  if (state.postDeploymentReportRequired) {
-    while (!state.postDeploymentReview) {
-      waiting('the post-deployment review (steward review … / submitPostDeploymentReview)');
-      const got = await condition(() => state.postDeploymentReview !== undefined, reminderMs, { summary: 'post-deployment review reminder' });
-      if (!got) {
-        const message = `reminder: ${input.changeId} needs its post-deployment review (§12)`;
-        state.reminders.push({ at: iso(), message });
-        log.info(message);
-        refresh();
-      }
+    // Deployment: production deploys exactly the commit that staging passed.
+    const staged = state.deployments.find((d) => d.environment === 'staging' && d.status === 'deployed');
+    if (staged && staged.commit !== state.commit) {
+      state.outcome = `refused: staging passed ${staged.commit ?? '(unknown)'} but the change is at ${state.commit}`;
+      await transition('failed', 'steward');
+      return finish(state.phase);
     }
+    prod = await deploy('production');
+    if (prod.releaseTag) {
+      state.releaseVersion = prod.releaseTag;
+    }
+    if (prod.status !== 'deployed') {
+      const failedHard = prod.status === 'rollback-failed' || prod.status === 'refused';
+      await record(failedHard ? 'rollback-failed' : 'rolled-back', 'steward', { environment: 'production', workflowId: prod.workflowId, status: prod.status, reason: prod.reason ?? null });
+      await transition(failedHard ? 'failed' : 'rolled-back', 'steward');
+      await writeReport();
+      return finish(state.phase);
+    }
+    await record('deployed', 'steward', { environment: 'production', workflowId: prod.workflowId, releaseTag: prod.releaseTag ?? null, commit: prod.commit ?? null });
+    await transition('post-deployment-review', 'steward', { smokePassed: prod.smoke?.ok === true });
   }
-  await writeReport();
+
+  if (resume !== 'full-review') {
+    // Post-Deployment Review (§12)
+    if (state.postDeploymentReportRequired) {
+      while (!state.postDeploymentReview) {
+        waiting('the post-deployment review (steward review … / submitPostDeploymentReview)');
+        await rollOverIfDue('post-deployment-review');
+        const got = await condition(() => state.postDeploymentReview !== undefined || rollOverDue(), reminderWait(), { summary: 'post-deployment review reminder' });
+        if (!got) {
+          const message = `reminder: ${input.changeId} needs its post-deployment review (§12)`;
+          state.reminders.push({ at: iso(), message });
+          log.info(message);
+          refresh();
+        }
+      }
+      nextReminderAtMs = undefined;
+    }
+    await writeReport();
+  }
   if (hotfix) {
-    // Say what the change waits for before the phase shows (the transition's audit append is awaited in between).
-    state.waitingFor = `the full review of this hotfix (due within ${policy.hotfixFullReviewDays} days)`;
-    await transition('full-review', 'steward', { reportSubmitted: true });
-    waiting(`the full review of this hotfix (due within ${policy.hotfixFullReviewDays} days)`);
+    if (resume !== 'full-review') {
+      // Say what the change waits for before the phase shows (the transition's audit append is awaited in between).
+      state.waitingFor = `the full review of this hotfix (due within ${policy.hotfixFullReviewDays} days)`;
+      await transition('full-review', 'steward', { reportSubmitted: true });
+      waiting(`the full review of this hotfix (due within ${policy.hotfixFullReviewDays} days)`);
+    }
     if (patched('hotfix-full-review-reminders')) {
       // §11.5: a durable timer per reminder interval until the full review is done; overdue after the due date.
-      const dueMs = hotfixRequirements({ type: proposal.type, hotfixReason: proposal.hotfixReason!, dataMigrationRequired: proposal.dataMigrationRequired }, policy, prod.finishedAt ? Date.parse(prod.finishedAt) : Date.now()).fullReviewDueMs;
+      const production = prod ?? [...state.deployments].reverse().find((d) => d.environment === 'production');
+      fullReviewDueMs ??= hotfixRequirements({ type: proposal.type, hotfixReason: proposal.hotfixReason!, dataMigrationRequired: proposal.dataMigrationRequired }, policy, production?.finishedAt ? Date.parse(production.finishedAt) : Date.now()).fullReviewDueMs;
+      const dueMs = fullReviewDueMs;
       waiting(`the full review of this hotfix, due ${iso(dueMs)} (steward review ${input.changeId} --mode standard)`);
       while (pendingFullReview === undefined) {
-        const got = await condition(() => pendingFullReview !== undefined, reminderMs, { summary: `full review reminder (due ${iso(dueMs)})` });
+        await rollOverIfDue('full-review');
+        const got = await condition(() => pendingFullReview !== undefined || rollOverDue(), reminderWait(), { summary: `full review reminder (due ${iso(dueMs)})` });
         if (!got) {
           const message = `reminder: hotfix ${input.changeId} needs its full review (§11.5), ${Date.now() > dueMs ? 'OVERDUE since' : 'due'} ${iso(dueMs)}`;
           state.reminders.push({ at: iso(), message });

@@ -8,6 +8,7 @@ import type { Proposal } from '../domain/proposal';
 import type { SignedAction } from '../domain/statement';
 import type { RiskLevel, Role, ReviewMode } from '../domain/types';
 import type { DeploymentRecord } from './deployment';
+import type { TrustCarry } from '../contracts/policy';
 
 /**
  * The proposal and ids only (DESIGN "Trust model"): the policy comes from the worker, the classification is done
@@ -21,8 +22,58 @@ export interface ChangeLifecycleInput {
   signedProposal: SignedAction;
   /** May only shorten how long a deployment waits for a person (the worker's default is 7 days). */
   humanDecisionTimeoutMs?: number;
+  /**
+   * History events after which a run waiting for people continues as new (default 10,000; 50 to 40,000). It only
+   * decides when the run rolls over: everything that decides the change is carried (src/workflows/lifecycle-carry.ts).
+   */
+  maxHistoryEventsPerRun?: number;
+  /** Set by the change itself when it continues as new; refused on any other start (see lifecycle-carry.ts). */
+  carried?: CarriedChange;
 }
-export const CHANGE_INPUT_FIELDS = ['changeId', 'proposal', 'proposedAtMs', 'signedProposal', 'humanDecisionTimeoutMs'] as const;
+export const CHANGE_INPUT_FIELDS = ['changeId', 'proposal', 'proposedAtMs', 'signedProposal', 'humanDecisionTimeoutMs', 'maxHistoryEventsPerRun', 'carried'] as const;
+
+/** Where a continued run picks the change up: one of its waits for people. */
+export type CarriedStage = 'review' | 'approval' | 'post-deployment-review' | 'full-review';
+
+/** The parts of a ChangeState a continued run takes over; the rest is derived again from the proposal and policy. */
+export const CARRIED_STATE_FIELDS = [
+  'phase',
+  'waitingFor',
+  'commit',
+  'policyDigestAtStart',
+  'policyDigest',
+  'refMoves',
+  'rejectedAttemptCount',
+  'rejectedAttempts',
+  'history',
+  'reminders',
+  'deployments',
+  'window',
+  'postDeploymentReview',
+  'releaseVersion',
+  'reportPath',
+  'auditFailures',
+] as const;
+export type CarriedState = Pick<ChangeState, (typeof CARRIED_STATE_FIELDS)[number]>;
+
+/** Everything that decides a change, carried from one run to the next (continue-as-new). */
+export interface CarriedChange {
+  version: 1;
+  stage: CarriedStage;
+  state: CarriedState;
+  /** The signoffs (reviews and approvals, each with its absolute expiry): the rest of the approval state is derived. */
+  signoffs: ApprovalState['signoffs'];
+  /** The start policy, the digests in force and the used statements' nonces (src/workflows/trust.ts TrustCarry). */
+  trust: TrustCarry;
+  /** The audit event sequence (event ids are idempotency keys: a restarted count would drop events silently). */
+  auditSeq: number;
+  /** Deployment attempts so far (deployment workflow ids are numbered by it). */
+  attempt: number;
+  /** When the next reminder is due (absolute: a rollover does not restart it). */
+  nextReminderAtMs?: number;
+  /** A hotfix's full-review due date (absolute). */
+  fullReviewDueMs?: number;
+}
 
 /**
  * The decision fields a person signs for each change action (statement.decision); `by` is never taken from a

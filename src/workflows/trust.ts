@@ -4,7 +4,9 @@
 // incidentResponse. No I/O: the policy activity is imported as a type.
 import { ApplicationFailure, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
-import type { LoadedPolicy, PolicyActivities } from '../contracts/policy';
+import type { LoadedPolicy, PolicyActivities, TrustCarry } from '../contracts/policy';
+
+export type { TrustCarry } from '../contracts/policy';
 import { stricterPolicy, type PolicyConfig } from '../domain/policy';
 import {
   nonceUsed,
@@ -61,13 +63,15 @@ export interface Trust {
   spend(v: VerifiedStatement): void;
   /** Serialisable state for continue-as-new or the status query. */
   snapshot(): { digests: string[]; nonces: NonceBook['nonces'] };
+  /** Everything a continued run needs to judge as this run does (continue-as-new): see TrustCarry. */
+  carry(): TrustCarry | undefined;
 }
 
-export function createTrust(subject: string, workflowId: string, restore?: { nonces?: NonceBook['nonces'] }): Trust {
-  let start: LoadedPolicy | undefined;
-  let latest: LoadedPolicy | undefined;
-  let effective: PolicyConfig | undefined;
-  const digests: string[] = [];
+export function createTrust(subject: string, workflowId: string, restore?: { nonces?: NonceBook['nonces'] } & Partial<TrustCarry>): Trust {
+  let start: LoadedPolicy | undefined = restore?.start;
+  let latest: LoadedPolicy | undefined = restore?.latest;
+  let effective: PolicyConfig | undefined = start && latest ? (start.digest === latest.digest ? latest.policy : stricterPolicy(start.policy, latest.policy)) : undefined;
+  const digests: string[] = [...(restore?.digests ?? [])];
   const book: NonceBook = { nonces: [...(restore?.nonces ?? [])] };
   return {
     get policy() {
@@ -93,7 +97,8 @@ export function createTrust(subject: string, workflowId: string, restore?: { non
       start ??= now;
       latest = now;
       if (!digests.includes(now.digest)) digests.push(now.digest);
-      effective = start === now ? now.policy : stricterPolicy(start.policy, now.policy);
+      // (A restored start with the digest of the policy now is that same policy.)
+      effective = start === now || (restore?.start && start.digest === now.digest) ? now.policy : stricterPolicy(start.policy, now.policy);
       return before && before !== now.digest ? { from: before, to: now.digest } : null;
     },
     verify(payload, expect) {
@@ -120,6 +125,12 @@ export function createTrust(subject: string, workflowId: string, restore?: { non
     },
     snapshot() {
       return { digests: [...digests], nonces: [...book.nonces] };
+    },
+    carry() {
+      if (!start || !latest) return undefined;
+      // Spent nonces past their keep-until time are dropped (they can no longer be replayed: too old to verify).
+      const t = Date.now();
+      return { start, latest, digests: [...digests], nonces: book.nonces.filter((n) => n.untilMs > t) };
     },
   };
 }

@@ -18,6 +18,7 @@ import { ensureTemporalCli } from '../../src/dev/tools';
 import { SEARCH_ATTRIBUTES } from '../../src/dev/temporal';
 import type { AuditEvent } from '../../src/activities/audit/api';
 import { renderChangeReport } from '../../src/activities/reports';
+import { listQuery } from '../../src/client/list';
 import { changeWorkflowId, type ChangeLifecycleInput, type ChangeState } from '../../src/workflows/lifecycle-api';
 
 const TQ = 'lifecycle-test';
@@ -59,13 +60,13 @@ function proposal(over: Record<string, unknown> = {}) {
   });
 }
 
-async function start(client: Client, p = proposal(), pol = policy(), signer = p.proposer) {
+async function start(client: Client, p = proposal(), pol = policy(), signer = p.proposer, extra: Partial<ChangeLifecycleInput> = {}, opts: { typedSearchAttributes?: { key: never; value: never }[] } = {}) {
   workerPolicy = pol;
   const changeId = `T${process.pid}-${++n}`;
   const workflowId = changeWorkflowId(changeId);
   const signedProposal = signAs(signer, p.hotfixReason ? 'hotfix' : 'propose', { subject: changeId, workflowId, proposalDigest: proposalDigest(p), policyDigest: policyDigest(pol) });
-  const input: ChangeLifecycleInput = { changeId, proposal: p, proposedAtMs: Date.now(), signedProposal };
-  return client.workflow.start('changeLifecycle', { taskQueue: TQ, workflowId, args: [input], staticSummary: p.title });
+  const input: ChangeLifecycleInput = { changeId, proposal: p, proposedAtMs: Date.now(), signedProposal, ...extra };
+  return client.workflow.start('changeLifecycle', { taskQueue: TQ, workflowId, args: [input], staticSummary: p.title, ...opts });
 }
 
 type Handle = Awaited<ReturnType<typeof start>>;
@@ -422,6 +423,152 @@ describe('changeLifecycle (local Temporal, fake deployment)', () => {
       assert.equal(s.phase, 'completed');
       assert.notEqual(s.policyDigest, s.policyDigestAtStart, 'the new digest is recorded');
       assert.ok(audit.some((e) => e.subject === s.changeId && e.kind === 'policy-changed'), 'a policy change is an audit event with both digests');
+    });
+  });
+
+  describe('continue-as-new: a long-lived change rolls over at a wait for people and loses nothing', () => {
+    const migration = () => proposal({ title: 'Migration', type: 'feature', dataMigrationRequired: true, gitRef: 'r03' });
+    /** A threshold low enough that a run waiting for people rolls over after a few messages. */
+    const cheap = { maxHistoryEventsPerRun: 50 };
+    /**
+     * Waits until the change runs in a new run (continued as new), pushing its history with refused Signals (each
+     * one events and an audit append) while the old run is still the current one; returns the new run's id.
+     */
+    async function rollOver(h: Handle): Promise<string> {
+      const from = (await h.describe()).runId;
+      for (let i = 0; i < 80; i++) {
+        const d = await h.describe();
+        if (d.runId !== from && d.status.name === 'RUNNING') return d.runId;
+        if (d.runId === from) await h.signal('approve', { by: 'nobody' } as never);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      throw new Error('the change did not continue as new');
+    }
+
+    it('a change forced to continue as new while it waits is reviewed, approved (Update and Signal), deploys and completes', async () => {
+      const sa = [
+        { key: { name: 'ChangeId', type: 'KEYWORD' }, value: `can-${process.pid}-${n + 1}` },
+        { key: { name: 'RiskLevel', type: 'KEYWORD' }, value: 'high' },
+      ] as never[];
+      const h = await start(env.client, migration(), policy(), undefined, cheap, { typedSearchAttributes: sa });
+      const firstRun = h.firstExecutionRunId;
+      await until(h, (s) => s.phase === 'review');
+      await act(h, 'grace', 'submitReview', { mode: 'dba', checklist: full });
+      const before = await until(h, (s) => s.phase === 'approval');
+      await rollOver(h);
+      const after = await status(h);
+      assert.equal(after.phase, 'approval');
+      assert.equal(after.commit, before.commit, 'the commit pinning is carried');
+      assert.equal(after.policyDigestAtStart, before.policyDigestAtStart);
+      assert.deepEqual(after.signoffs, before.signoffs, 'the review is carried');
+      assert.deepEqual(after.history, before.history, 'the phase history is carried');
+      assert.ok(after.rejectedAttemptCount >= before.rejectedAttemptCount);
+      assert.deepEqual(after.awaiting, ['approver']);
+      // The new run's Web UI details are drawn at once: the title, the phase, the review given.
+      const meta = (await h.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+      assert.match(meta.currentDetails ?? '', /: Migration\n[\s\S]*\*\*Phase:\*\* approval[\s\S]*— grace/);
+      await act(h, 'carol', 'approve', { comment: 'after the rollover' }); // an Update, to the new run
+      await rollOver(h); // and once more: a chain of runs
+      await h.signal('approve', await signed(h, 'dave', 'approve')); // a Signal
+      await until(h, (s) => s.phase === 'post-deployment-review');
+      await rollOver(h); // and while it waits for the post-deployment review
+      await act(h, 'alice', 'submitPostDeploymentReview', { issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: false });
+      const done = (await h.result()) as ChangeState; // the handle follows the runs
+      assert.equal(done.phase, 'completed');
+      assert.deepEqual(done.history.map((x) => x.to), ['planning', 'implementation', 'review', 'staging-test', 'approval', 'deployment', 'post-deployment-review', 'completed']);
+      assert.deepEqual(done.signoffs.map((x) => `${x.kind}:${x.by}`), ['review:grace', 'approval:carol', 'approval:dave']);
+      // Deployment ids are numbered by the carried attempt count: staging 1, production 2, as without a rollover.
+      assert.deepEqual(done.deployments.map((d) => `${d.environment}:${d.status}:${d.workflowId.replace(/^.*-(\w+-\d+)$/, '$1')}`), ['staging:deployed:staging-1', 'production:deployed:production-2']);
+      assert.equal(done.releaseVersion, 'v1.0.1');
+      assert.match(reports.get(done.changeId) ?? '', /Issues encountered: none/);
+      // The audit sequence is carried: event ids (the store's idempotency keys) never repeat across runs.
+      const rows = audit.filter((e) => e.subject === done.changeId);
+      assert.equal(new Set(rows.map((e) => e.eventId)).size, rows.length, 'audit event ids are unique across runs');
+      assert.deepEqual(rows.filter((e) => e.kind === 'approved').map((e) => e.actor), ['carol', 'dave']);
+      // Three runs or more, all but the last continued as new; the last has the search attributes and summary.
+      const runs: string[] = [];
+      for await (const w of env.client.workflow.list({ query: `WorkflowId = "${h.workflowId}"` })) runs.push(w.status.name);
+      assert.ok(runs.length >= 3, runs.join(','));
+      assert.equal(runs.filter((x) => x === 'CONTINUED_AS_NEW').length, runs.length - 1, runs.join(','));
+      const desc = await h.describe();
+      assert.notEqual(desc.runId, firstRun);
+      assert.equal(desc.typedSearchAttributes.get({ name: 'ChangeId', type: 'KEYWORD' } as never), `can-${process.pid}-${n}`);
+      assert.equal(desc.typedSearchAttributes.get({ name: 'RiskLevel', type: 'KEYWORD' } as never), 'high');
+      assert.equal(desc.typedSearchAttributes.get({ name: 'ChangePhase', type: 'KEYWORD' } as never), 'completed');
+      // `steward list` shows the change once (its current run), with the phase of that run.
+      const listed: string[] = [];
+      for await (const w of env.client.workflow.list({ query: `${listQuery({})} AND WorkflowId = "${h.workflowId}"` })) listed.push(`${w.runId}:${w.status.name}`);
+      assert.deepEqual(listed, [`${desc.runId}:COMPLETED`]);
+      saveHistory('changeLifecycle', 'continued-as-new-first-run', await env.client.workflow.getHandle(h.workflowId, firstRun).fetchHistory());
+      saveHistory('changeLifecycle', 'continued-as-new-last-run', await h.fetchHistory());
+    });
+
+    it('a hotfix rolls over while it waits for its full review and keeps the due date', async () => {
+      const h = await start(env.client, proposal({ title: 'Outage fix', hotfixReason: 'production-outage', targetEnvironments: ['production'] }), policy(), undefined, cheap);
+      await until(h, (s) => s.phase === 'review');
+      await act(h, 'bob', 'submitReview', { mode: 'standard', checklist: full });
+      await until(h, (s) => s.phase === 'approval');
+      await act(h, 'ivan', 'approve', { role: 'emergency-approver' });
+      await until(h, (s) => s.phase === 'post-deployment-review');
+      await act(h, 'alice', 'submitPostDeploymentReview', { issuesEncountered: 'none', unexpectedBehavior: 'none', performanceImpact: 'none', securityImpact: 'none', followUpRequired: false });
+      const before = await until(h, (s) => s.phase === 'full-review' && /due 20/.test(s.waitingFor));
+      await rollOver(h);
+      const after = await status(h);
+      assert.equal(after.phase, 'full-review');
+      assert.equal(after.waitingFor, before.waitingFor, 'the due date is carried, not recomputed');
+      assert.equal(after.postDeploymentReview?.by, 'alice');
+      await act(h, 'bob', 'submitReview', { mode: 'standard', checklist: full });
+      const done = (await h.result()) as ChangeState;
+      assert.equal(done.phase, 'completed');
+      assert.equal(done.fullReview?.by, 'bob');
+      assert.deepEqual(done.history.map((x) => x.to), ['review', 'approval', 'deployment', 'post-deployment-review', 'full-review', 'completed']);
+    });
+
+    it('a statement used before the rollover is refused after it (the nonce book is carried)', async () => {
+      const h = await start(env.client, migration(), policy(), undefined, cheap);
+      await until(h, (s) => s.phase === 'review');
+      await act(h, 'grace', 'submitReview', { mode: 'dba', checklist: full });
+      await until(h, (s) => s.phase === 'approval');
+      const carol = await signed(h, 'carol', 'approve');
+      await h.executeUpdate('approve', { args: [carol] });
+      await rollOver(h);
+      assert.match(await updateError(h.executeUpdate('approve', { args: [carol] })), /already used/);
+      const count = (await status(h)).rejectedAttemptCount;
+      await h.signal('approve', carol);
+      const s = await until(h, (x) => x.rejectedAttemptCount > count && x.rejectedAttempts.some((a) => a.code === 'replay'));
+      assert.deepEqual(s.signoffs.filter((x) => x.kind === 'approval').map((x) => x.by), ['carol'], 'counted once');
+      await act(h, 'alice', 'withdraw', { reason: 'test over' });
+      assert.equal(((await h.result()) as ChangeState).phase, 'withdrawn');
+    });
+
+    it('an approval deadline that spans the rollover still expires on time (absolute, not restarted)', async () => {
+      const ttlMs = 6000;
+      const h = await start(env.client, migration(), policy({ approvalTtlHours: ttlMs / 3_600_000 }), undefined, cheap);
+      await until(h, (s) => s.phase === 'review');
+      await act(h, 'grace', 'submitReview', { mode: 'dba', checklist: full });
+      await until(h, (s) => s.phase === 'approval');
+      const s1 = await act(h, 'carol', 'approve');
+      const expiresAtMs = s1.signoffs.find((x) => x.kind === 'approval' && x.by === 'carol')!.expiresAtMs!;
+      await rollOver(h);
+      const s2 = await status(h);
+      assert.equal(s2.signoffs.find((x) => x.kind === 'approval' && x.by === 'carol')?.expiresAtMs, expiresAtMs, 'the expiry is carried as an absolute time');
+      await new Promise((r) => setTimeout(r, Math.max(0, expiresAtMs - Date.now()) + 300));
+      await act(h, 'dave', 'approve');
+      const s3 = await until(h, (x) => x.signoffs.some((y) => y.by === 'dave'));
+      assert.equal(s3.phase, 'approval', "carol's approval expired on time: two approvers are still needed");
+      assert.ok(s3.missing.length > 0, JSON.stringify(s3.missing));
+      await act(h, 'alice', 'withdraw', { reason: 'test over' });
+      assert.equal(((await h.result()) as ChangeState).phase, 'withdrawn');
+    });
+
+    it('refuses a start that carries a forged state (it is no continue-as-new of the change), and a threshold out of bounds', async () => {
+      const forged = { version: 1, stage: 'post-deployment-review', state: { phase: 'post-deployment-review', commit: 'a'.repeat(40), deployments: [] }, signoffs: [], trust: {}, auditSeq: 1, attempt: 2 };
+      const h = await start(env.client, proposal(), policy(), undefined, { carried: forged as never });
+      const why = (err: unknown) => String((err as { cause?: Error }).cause?.message ?? (err as Error).message);
+      await assert.rejects(h.result(), (err) => /carried is only accepted on a continue-as-new of the same change/.test(why(err)));
+      const low = await start(env.client, proposal(), policy(), undefined, { maxHistoryEventsPerRun: 1 });
+      await assert.rejects(low.result(), (err) => /maxHistoryEventsPerRun must be a whole number from 50 to 40000/.test(why(err)));
+      for (const x of [h, low]) assert.ok(!audit.some((e) => e.subject === x.workflowId.replace(/^change-/, '')), 'nothing recorded');
     });
   });
 
