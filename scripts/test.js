@@ -47,7 +47,7 @@ const OWN_STACK = ['test/integration/bench-quick.test.ts', 'test/integration/dev
  * handover under load (wrk) takes 5–10 more. Each stack's
  * group ends with the secrets scan (zz-*), so every history is scanned on the stack that holds it.
  */
-const SECOND_STACK = ['test/integration/deployment.test.ts', 'test/integration/gunicorn-handover.test.ts'];
+const SECOND_STACK = ['test/integration/deployment.test.ts', 'test/integration/gunicorn-handover.test.ts', 'test/integration/change-continue-as-new.test.ts'];
 const isScan = (f) => path.basename(f).startsWith('zz-');
 
 function findTests(dir) {
