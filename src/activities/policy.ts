@@ -84,9 +84,12 @@ export function createPolicyActivities(deps: PolicyDeps): PolicyActivities {
       if (problem) throw ApplicationFailure.nonRetryable(`git ref ${JSON.stringify(input.gitRef)}: ${problem}`, 'BadGitRef');
       const h = onHost(deps, input.environment);
       const p = releasePaths(h.env.app.deployRoot, 'resolve');
-      await h.run(ensureMirror(p, h.env.app.repo));
-      await h.run(fetchMirror(p));
-      const r = await h.run(resolveCommitCommand(p, input.gitRef), { allowFailure: true });
+      // One exec, one fetch per gate; the deployment that follows finds the commit in this mirror and does not fetch.
+      const r = (await h.batch([
+        { command: ensureMirror(p, h.env.app.repo) },
+        { command: fetchMirror(p) },
+        { command: resolveCommitCommand(p, input.gitRef), allowFailure: true },
+      ])).steps[2]!;
       const commit = r.stdout.trim();
       if (r.exitCode !== 0 || !/^[0-9a-f]{40}$/.test(commit)) {
         throw ApplicationFailure.nonRetryable(`git ref ${JSON.stringify(input.gitRef)} does not name a commit in the app repo of ${input.environment}`, 'UnknownGitRef');

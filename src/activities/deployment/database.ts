@@ -6,18 +6,16 @@ import {
   appRelease,
   featureFlag,
   financialInvariants,
-  migrate,
-  migratePlan,
+  migrateAndShow,
   migrateTo,
-  showMigrations,
-  sqlMigrate,
+  planInOneProcess,
   tableSizes,
 } from '../../commands/python';
 import { parsePolicyConfig } from '../../domain/policy';
 import type { MigrationFacts, TableSize } from '../../domain/migration-facts';
 import { loadSqlParser, readMigrationSql } from './sql-facts';
 import { releasePaths } from '../../commands/release';
-import { cmd } from '../../commands/shell';
+import { cmd, type RemoteCommand } from '../../commands/shell';
 import { hookCommand } from '../../commands/hooks';
 import { resolveSecret } from '../../config/secrets';
 import { onHost, type DeploymentDeps } from './context';
@@ -48,6 +46,18 @@ export interface MigrationPlan {
   tableSizes?: Record<string, TableSize>;
   /** The protected tables of the worker's config (policy and environment), so the judgement needs no workflow input. */
   protectedTables?: string[];
+}
+
+interface CommandOutput {
+  code: number;
+  out: string;
+  err: string;
+}
+/** What PLAN_PY prints after STEWARD-PLAN. */
+interface PlanOutput {
+  show: CommandOutput;
+  plan: CommandOutput;
+  sql: { app: string; name: string; forwards: CommandOutput; backwards: CommandOutput | null }[];
 }
 
 const IRREVERSIBLE_ERROR = /IrreversibleError|not reversible|NotImplementedError/;
@@ -105,31 +115,46 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       if (!BACKUP_NAME.test(input.backupId)) throw ApplicationFailure.nonRetryable(`backup id ${input.backupId} is not allowed`, 'BadBackupId');
       const file = `${h.env.database.backupDir}/${input.backupId}.dump`;
       const started = Date.now();
-      let reused = true;
-      const exists = await h.run(cmd(['test', '-s', file]), { allowFailure: true });
-      if (exists.exitCode !== 0) {
-        reused = false;
-        const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
-        await h.run(cmd(['mkdir', '-p', '--', h.env.database.backupDir]));
-        try {
-          // A fresh file: a pg_dump orphaned on the host by a killed attempt keeps writing to the old inode, not to ours.
-          await h.run(cmd(['rm', '-f', '--', `${file}.partial`]));
-          await h.run(pgDump(url, file), { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 });
-        } catch (err) {
-          // A failed dump leaves no partial file behind (on a full disk it would keep the space taken).
-          await h.run(cmd(['rm', '-f', '--', `${file}.partial`]), { allowFailure: true }).catch(() => undefined);
-          throw err;
-        }
-        const list = await h.run(pgRestoreList(`${file}.partial`));
-        if (!/; Archive created at/.test(list.stdout)) {
-          throw ApplicationFailure.nonRetryable('the backup could not be verified: pg_restore --list did not read it as an archive', 'BackupUnverified');
-        }
-        await h.run(finishBackup(file));
-      }
-      const list = await h.run(pgRestoreList(file));
-      const entries = list.stdout.split('\n').filter((l) => /^\d+;/.test(l)).length;
+      const url = parsePgUrl(resolveSecret(h.env.database.url).reveal());
+      const partial = `${file}.partial`;
+      // One exec. A verified backup that exists is reused; else: a fresh partial file (a pg_dump orphaned on the host
+      // by a killed attempt keeps writing to the old inode, not to ours), pg_dump, pg_restore --list reads it as an
+      // archive, rename. A failed dump leaves no partial file behind (on a full disk it would keep the space taken).
+      const dump: RemoteCommand = {
+        kind: 'or',
+        commands: [
+          cmd(['test', '-s', file]),
+          {
+            kind: 'or',
+            commands: [
+              {
+                kind: 'and',
+                commands: [
+                  cmd(['mkdir', '-p', '--', h.env.database.backupDir]),
+                  cmd(['rm', '-f', '--', partial]),
+                  pgDump(url, file),
+                  { kind: 'redirect', command: { kind: 'pipe', commands: [pgRestoreList(partial), cmd(['grep', '-F', '; Archive created at'])] }, stdoutTo: '/dev/null' },
+                  finishBackup(file),
+                ],
+              },
+              { kind: 'and', commands: [cmd(['rm', '-f', '--', partial]), cmd(['false'])] },
+            ],
+          },
+        ],
+      };
+      const r = await h.batch(
+        [
+          { command: cmd(['test', '-s', file]), allowFailure: true },
+          { command: dump, stdin: true },
+          { command: pgRestoreList(file) },
+          { command: fileSizeAndSha(file) },
+        ],
+        { stdin: `${url.password}\n`, timeoutMs: 60 * 60_000 },
+      );
+      const reused = r.steps[0]!.exitCode === 0;
+      const entries = r.steps[2]!.stdout.split('\n').filter((l) => /^\d+;/.test(l)).length;
       if (entries === 0) throw ApplicationFailure.nonRetryable(`backup ${file} has no entries`, 'BackupUnverified');
-      const facts = (await h.run(fileSizeAndSha(file))).stdout.trim().split('\n');
+      const facts = r.steps[3]!.stdout.trim().split('\n');
       return {
         file,
         sizeBytes: Number(facts[0]),
@@ -149,31 +174,41 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       const h = onHost(deps, input.environment);
       const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
       await loadSqlParser();
-      const stateBefore = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
-      const pending = parseMigratePlan((await h.run(migratePlan(dir))).stdout);
+      // One Django start for the whole plan (showmigrations, migrate --plan, sqlmigrate both ways per migration).
+      const r = await h.run(planInOneProcess(dir), { whole: true });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('STEWARD-PLAN '));
+      if (!line) throw ApplicationFailure.nonRetryable(`the migration plan printed no result: ${r.stderr.trim().split('\n').slice(-3).join(' / ') || 'no output'}`, 'PlanFailed');
+      const out = JSON.parse(line.slice('STEWARD-PLAN '.length)) as PlanOutput;
+      const tail = (x: CommandOutput) => x.err.trim().split('\n').slice(-3).join(' / ') || 'no output';
+      if (out.show.code !== 0) throw ApplicationFailure.nonRetryable(`showmigrations failed: ${tail(out.show)}`, 'PlanFailed');
+      if (out.plan.code !== 0) throw ApplicationFailure.nonRetryable(`migrate --plan failed: ${tail(out.plan)}`, 'PlanFailed');
+      const stateBefore = parseShowMigrations(out.show.out);
+      const pending = parseMigratePlan(out.plan.out);
       const planned: PlannedMigration[] = [];
       const facts: MigrationFacts[] = [];
-      for (const m of pending) {
-        const fwd = await h.run(sqlMigrate(dir, m.app, m.name), { allowFailure: true, whole: true });
-        if (fwd.exitCode !== 0) {
-          const tail = fwd.stderr.trim().split('\n').slice(-3).join(' / ');
-          throw ApplicationFailure.nonRetryable(`sqlmigrate ${m.app} ${m.name} exited with ${fwd.exitCode}: ${tail || 'no output'}; the plan stops (its SQL cannot be judged)`, 'SqlMigrateFailed');
+      for (const [i, m] of pending.entries()) {
+        const sql = out.sql[i];
+        if (!sql || sql.app !== m.app || sql.name !== m.name) {
+          throw ApplicationFailure.nonRetryable(`the plan of ${m.app}.${m.name} is missing from the host's answer; the plan stops`, 'SqlMigrateFailed');
+        }
+        const fwd = sql.forwards;
+        if (fwd.code !== 0) {
+          throw ApplicationFailure.nonRetryable(`sqlmigrate ${m.app} ${m.name} failed: ${tail(fwd)}; the plan stops (its SQL cannot be judged)`, 'SqlMigrateFailed');
         }
         // Django marks IRREVERSIBLE only in a backwards plan; asking for the backwards SQL tells us for each one.
-        const back = await h.run(sqlMigrate(dir, m.app, m.name, true), { allowFailure: true, whole: true });
-        const noReverse = back.exitCode !== 0 && IRREVERSIBLE_ERROR.test(back.stderr);
-        if (back.exitCode !== 0 && !noReverse) {
-          const tail = back.stderr.trim().split('\n').slice(-3).join(' / ');
-          throw ApplicationFailure.nonRetryable(`sqlmigrate --backwards ${m.app} ${m.name} exited with ${back.exitCode}: ${tail || 'no output'}; the plan stops`, 'SqlMigrateFailed');
+        const back = sql.backwards ?? { code: 1, out: '', err: 'not asked' };
+        const noReverse = back.code !== 0 && IRREVERSIBLE_ERROR.test(back.err);
+        if (back.code !== 0 && !noReverse) {
+          throw ApplicationFailure.nonRetryable(`sqlmigrate --backwards ${m.app} ${m.name} failed: ${tail(back)}; the plan stops`, 'SqlMigrateFailed');
         }
         const irreversible = m.irreversible || noReverse;
-        planned.push({ ...m, irreversible, sql: fwd.stdout });
+        planned.push({ ...m, irreversible, sql: fwd.out });
         facts.push({
           app: m.app,
           name: m.name,
           irreversible,
-          forwards: readMigrationSql(fwd.stdout),
-          ...(noReverse ? {} : { backwards: readMigrationSql(back.stdout) }),
+          forwards: readMigrationSql(fwd.out),
+          ...(noReverse ? {} : { backwards: readMigrationSql(back.out) }),
         });
       }
       const plan: MigrationPlan = { planned, stateBefore, facts, protectedTables: protectedTablesOf(deps, h.env.database.protectedTables) };
@@ -196,8 +231,11 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
     async runMigrations(input: { environment: string; releaseId: string }): Promise<{ applied: Record<string, string>; durationMs: number }> {
       const h = onHost(deps, input.environment);
       const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
-      const r = await h.run(migrate(dir), { timeoutMs: 60 * 60_000 });
-      const applied = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
+      // One Django start: migrate, then the state it left (showmigrations) after the line STEWARD-APPLIED.
+      const r = await h.run(migrateAndShow(dir), { timeoutMs: 60 * 60_000 });
+      const at = r.stdout.lastIndexOf('\nSTEWARD-APPLIED\n');
+      if (at < 0) throw ApplicationFailure.nonRetryable('migrate printed no state after it ran (no STEWARD-APPLIED line)', 'MigrateFailed');
+      const applied = parseShowMigrations(r.stdout.slice(at + '\nSTEWARD-APPLIED\n'.length));
       return { applied, durationMs: r.durationMs };
     },
 

@@ -1,10 +1,11 @@
 // The one small executor: runs RemoteCommands on a host over SSH with a pinned host key.
 // Connections are pooled per host; commands are shell text produced by src/commands/shell.ts only.
+import { randomBytes } from 'node:crypto';
 import { Client, type ConnectConfig } from 'ssh2';
 import type { HostConfig } from '../../config/schema';
 import { redact } from '../../config/redact';
 import { resolveSecret } from '../../config/secrets';
-import { quoteArg, toShell, type RemoteCommand } from '../../commands/shell';
+import { batchScript, remoteShell, splitBatchOutput, toShell, type Argv, type BatchStep, type RemoteCommand } from '../../commands/shell';
 
 export class HostKeyMismatchError extends Error {
   override name = 'HostKeyMismatchError';
@@ -16,6 +17,9 @@ export class RemoteCommandError extends Error {
     readonly exitCode: number | null,
     readonly stdout: string,
     readonly stderr: string,
+    /** In a batch: the place (0-based) of the command that failed, and the results of every command that ran. */
+    readonly step?: number,
+    readonly steps?: readonly StepResult[],
   ) {
     super(message);
   }
@@ -42,6 +46,35 @@ export interface ExecOptions {
   /** Non-zero exits are returned, not thrown. */
   allowFailure?: boolean;
   stdin?: string;
+  /** Argv the remote shell runs under (e.g. setsid, flock): prepended to the exec request, never shell text. */
+  wrap?: Argv;
+}
+
+export type BatchOptions = Omit<ExecOptions, 'allowFailure'>;
+
+export interface StepResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface BatchResult {
+  steps: StepResult[];
+  durationMs: number;
+}
+
+interface RawResult {
+  code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+function failure(host: HostConfig, code: number | null | undefined, signal: string | undefined, stdout: string, stderr: string, where = '', step?: number, steps?: StepResult[]): RemoteCommandError {
+  const why = code === null || code === undefined ? `was cut off${signal ? ` by ${signal}` : ''}` : `exited with ${code}`;
+  const tail = (stderr || stdout).trim().split('\n').slice(-5).join('\n');
+  return new RemoteCommandError(redact(`command on ${host.name}${where} ${why}${tail ? `: ${tail}` : ''}`), code ?? null, redact(stdout), stderr, step, steps);
 }
 
 const DEFAULT_KEEP = 64 * 1024;
@@ -117,14 +150,51 @@ export class SshPool {
     return ready;
   }
 
+  /** One command in one exec (one channel on the pooled connection). */
   async exec(host: HostConfig, command: RemoteCommand, opts: ExecOptions = {}): Promise<ExecResult> {
-    const shell = toShell(command);
+    const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
+    const r = await this.#request(host, remoteShell(toShell(command), opts.wrap), opts, limit);
+    const result = { exitCode: r.code ?? -1, stdout: keep(r.stdout, limit), stderr: redact(keep(r.stderr, limit)), durationMs: r.durationMs };
+    if (r.code === 0 || opts.allowFailure) return result;
+    throw failure(host, r.code, r.signal, result.stdout, result.stderr);
+  }
+
+  /**
+   * A step's commands in ONE exec (one channel, one remote shell), each with its own exit code and output; the
+   * first failure that is not allowed stops the batch and throws, naming the command's place in the batch.
+   */
+  async execBatch(host: HostConfig, steps: readonly BatchStep[], opts: BatchOptions = {}): Promise<BatchResult> {
+    const nonce = randomBytes(16).toString('hex');
+    const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
+    // Output is split by the markers first, then each step's part is cut to the limit: never cut across a marker.
+    const r = await this.#request(host, remoteShell(batchScript(steps, nonce), opts.wrap), { ...opts, whole: true }, Number.POSITIVE_INFINITY);
+    const out = splitBatchOutput(r.stdout, nonce);
+    const err = splitBatchOutput(r.stderr, nonce);
+    const results: StepResult[] = out.exitCodes.map((code, i) => ({
+      exitCode: code,
+      stdout: keep(out.outputs[i]!, limit),
+      stderr: redact(keep(err.outputs[i] ?? '', limit)),
+    }));
+    const ran = results.length;
+    const failedAt = results.findIndex((x, i) => x.exitCode !== 0 && !steps[i]!.allowFailure);
+    if (failedAt >= 0 || ran < steps.length) {
+      // A step failed (the batch stopped there), or the remote shell ended before a marker (cut off, or killed).
+      const at = failedAt >= 0 ? failedAt : ran;
+      const x = results[at];
+      const code = x ? x.exitCode : r.code;
+      const stdout = x ? x.stdout : keep(out.rest, limit);
+      const stderr = x ? x.stderr : redact(keep(err.rest, limit));
+      throw failure(host, code, r.signal, stdout, stderr, ` (command ${at + 1} of ${steps.length} in the batch)`, at, results);
+    }
+    return { steps: results, durationMs: r.durationMs };
+  }
+
+  /** Runs one exec request line on a pooled connection and collects its output. */
+  async #request(host: HostConfig, line: string, opts: ExecOptions, limit: number): Promise<RawResult> {
     const started = Date.now();
     const client = await this.connect(host);
-    const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
-    return new Promise<ExecResult>((resolve, reject) => {
-      // bash for pipefail; -e is the command's business.
-      client.exec(`bash -c ${quoteArg(shell)}`, (err, stream) => {
+    return new Promise<RawResult>((resolve, reject) => {
+      client.exec(line, (err, stream) => {
         if (err) {
           this.#connections.delete(this.#key(host));
           client.end();
@@ -138,7 +208,7 @@ export class SshPool {
         if (opts.timeoutMs) {
           timer = setTimeout(() => {
             stream.close();
-            reject(new RemoteCommandError(`command on ${host.name} timed out after ${opts.timeoutMs} ms`, null, redact(keep(stdout, limit)), redact(keep(stderr, limit))));
+            reject(new RemoteCommandError(`command on ${host.name} timed out after ${opts.timeoutMs} ms`, null, redact(keep(stdout, DEFAULT_KEEP)), redact(keep(stderr, DEFAULT_KEEP))));
           }, opts.timeoutMs);
         }
         stream.on('data', (chunk: Buffer) => {
@@ -159,19 +229,14 @@ export class SshPool {
           const text = chunk.toString('utf8');
           stderr += text;
           if (stderr.length > limit * 4) stderr = keep(stderr, limit * 2);
+          else if (opts.whole && stderr.length > MAX_WHOLE_CHARS) stderr = keep(stderr, DEFAULT_KEEP);
           opts.onOutput?.('stderr', redact(text));
         });
         stream.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
-          // stderr is diagnostics and leaves the host as it is: redacted here; stdout is data the activity parses, redacted
-          // where it leaves (the error below, the activity's result by the worker's redaction interceptor).
-          const result = { exitCode: code ?? -1, stdout: keep(stdout, limit), stderr: redact(keep(stderr, limit)), durationMs: Date.now() - started };
-          if (code === 0 || opts.allowFailure) resolve(result);
-          else {
-            const why = code === null || code === undefined ? `was cut off${signal ? ` by ${signal}` : ''}` : `exited with ${code}`;
-            const tail = (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n');
-            reject(new RemoteCommandError(redact(`command on ${host.name} ${why}${tail ? `: ${tail}` : ''}`), code ?? null, redact(result.stdout), result.stderr));
-          }
+          // stderr is diagnostics and leaves the host as it is: redacted by the callers; stdout is data the activity
+          // parses, redacted where it leaves (the error, the activity's result by the worker's redaction interceptor).
+          resolve({ code: code ?? null, signal, stdout, stderr, durationMs: Date.now() - started });
         });
         if (opts.stdin !== undefined) stream.end(opts.stdin);
         else stream.end();
