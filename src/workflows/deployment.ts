@@ -429,7 +429,20 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       record.hosts = hosts.map((h, i) => ({ name: h.name, web: h.web, primary: h.primary, previousReleaseId: previousOf(currents[i]!.releaseId), status: 'live' }));
     }
 
-    // Prepare the release beside the live one on every host at once (no change to what is served).
+    // Prepare the release beside the live one on every host at once (no change to what is served). Since the
+    // prepare-before-window patch everything that does not change what is served happens here, before the critical
+    // window (backup → green smoke): collectstatic on each web host after its venv, and the migration plan as soon
+    // as the primary's venv is ready, beside the other hosts' preparation.
+    const early = patched('prepare-before-window');
+    let earlyPlan: Promise<MigrationPlan> | undefined;
+    let earlyFlags: Promise<string[]> | undefined;
+    const planStep = () =>
+      step('plan migrations', () =>
+        activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
+        (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
+      );
+    const collectStep = (h: FleetHost) =>
+      step(label('collectstatic', h), () => activities.collectStatic.executeWithOptions(opts(label('collectstatic into the new release', h)), [{ environment: env, ...onHostArg(h), releaseId }]));
     const preparedAll = await settleAll(
       hosts.map(async (h) => {
         const p = await step(label('pull the code', h), () =>
@@ -445,6 +458,17 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
           activities.prepareVirtualenv.executeWithOptions(opts(label('virtualenv for the release requirements', h)), [{ environment: env, ...onHostArg(h), releaseId, requirementsHash: p.requirementsHash }]),
           (r) => (r.installed ? `installed ${r.venv}` : `requirements unchanged, reused ${r.venv}`),
         );
+        if (early) {
+          if (h.primary) {
+            earlyPlan = planStep();
+            // Which modules an open incident froze, read now rather than (a Django start) inside the critical window.
+            earlyFlags = patched('smoke-knows-frozen-modules')
+              ? activities.listDisabledModules.executeWithOptions(opts('module flags that are off (frozen by an incident)'), [{ environment: env, releaseId }])
+              : Promise.resolve([]);
+          }
+          // The plan's failure is the plan's to report (below): here only collectstatic can fail this host.
+          await Promise.all([h.web ? collectStep(h) : undefined, h.primary ? earlyPlan?.catch(() => undefined) : undefined, h.primary ? earlyFlags?.catch(() => undefined) : undefined]);
+        }
         const rec = hostRecord(h);
         if (rec) Object.assign(rec, { status: 'prepared', commit: p.commit });
         return p;
@@ -458,10 +482,9 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     if (/^[0-9a-f]{40}$/.test(input.gitRef) && prepared.commit !== input.gitRef) {
       throw new DeploymentFailed('pull the code', `the hosts resolved ${prepared.commit}, not the approved commit ${input.gitRef}`);
     }
-    plan = await step('plan migrations', () =>
-      activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
-      (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
-    );
+    plan = await (earlyPlan ?? planStep());
+    // Read before the window: a failure here changes nothing on the hosts.
+    const flagsBefore = early ? await earlyFlags : undefined;
     // PostgreSQL's parser read the SQL in the activity; the domain judges its facts, both directions. Protected tables
     // come from the worker's config: the plan's list and the policy the deployment loaded.
     const protectedTables = [...new Set([...(plan.protectedTables ?? []), ...trust.protectedTables(env)])];
@@ -482,19 +505,30 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       return await finish();
     }
 
-    // Static files and the verified backup side by side: neither touches what is served.
-    const [, backup] = await Promise.all([
-      settleAll(
-        hosts
-          .filter((h) => h.web)
-          .map((h) => step(label('collectstatic', h), () => activities.collectStatic.executeWithOptions(opts(label('collectstatic into the new release', h)), [{ environment: env, ...onHostArg(h), releaseId }]))),
-      ),
+    const backupStep = () =>
       step('back up the database', () =>
         activities.backupDatabase.executeWithOptions(opts(`pg_dump + pg_restore --list of ${env}`), [{ environment: env, backupId: releaseId }]),
         (b) => `${b.file}, ${b.sizeBytes} bytes, sha256 ${b.sha256.slice(0, 16)}…, ${b.verifiedEntries} entries verified`,
-      ),
-    ]);
-    record.backup = backup;
+      );
+    if (noInvariants) skipped('financial invariants before', 'the app declares no invariants hook');
+    const invariantsBeforeStep = () =>
+      record.previousReleaseId && !noInvariants
+        ? step('financial invariants before', () =>
+            activities.readInvariants.executeWithOptions(opts('financial invariants before'), [{ environment: env, releaseId: record.previousReleaseId! }]),
+          )
+        : Promise.resolve(null);
+    // The critical window opens with the backup. Both reads beside each other (neither writes); a destructive migration
+    // waits for its approval (of this backup) before the invariants are read, as before.
+    let invariantsBefore: InvariantSnapshot | null | undefined;
+    if (early) {
+      const [backup, inv] = await Promise.all([backupStep(), classification.level === 'destructive' ? Promise.resolve(undefined) : invariantsBeforeStep()]);
+      record.backup = backup;
+      invariantsBefore = inv;
+    } else {
+      // Static files and the verified backup side by side: neither touches what is served.
+      const [, backup] = await Promise.all([settleAll(hosts.filter((h) => h.web).map((h) => collectStep(h))), backupStep()]);
+      record.backup = backup;
+    }
 
     if (classification.level === 'destructive') {
       record.status = 'awaiting-destructive-approval';
@@ -509,12 +543,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
       record.status = 'running';
     }
 
-    if (noInvariants) skipped('financial invariants before', 'the app declares no invariants hook');
-    const invariantsBefore = record.previousReleaseId && !noInvariants
-      ? await step('financial invariants before', () =>
-          activities.readInvariants.executeWithOptions(opts('financial invariants before'), [{ environment: env, releaseId: record.previousReleaseId! }]),
-        )
-      : null;
+    if (invariantsBefore === undefined) invariantsBefore = await invariantsBeforeStep();
     record.invariants = { before: invariantsBefore, differences: [] };
 
     if (plan.planned.length > 0) {
@@ -525,7 +554,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentReco
     switched = true;
     // Host by host (or in the configured batches): each batch is switched, restarted and smoke-tested before the
     // next one is touched, so a failure leaves the rest of the fleet on the previous release.
-    let frozenModules: string[] | undefined;
+    let frozenModules: string[] | undefined = flagsBefore;
     const smokeResults: { host: string; result: SmokeResult }[] = [];
     for (const batch of fleet ? rolloutBatches(hosts, fleet.batchSize) : [hosts]) {
       await settleAll(
