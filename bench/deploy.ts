@@ -179,9 +179,10 @@ async function rollbackRuns(client: Client, config: StewardConfig, opts: Opts, l
   const runs: { ms: number; smokeAfterOk: boolean; hostsRolledBack: string[]; steps: { name: string; ms?: number }[] }[] = [];
   for (let i = 0; i < opts.runs; i++) {
     const { record } = await stewardDeploy(client, config, 'r04-smoke-fails');
-    // From the (first) failed smoke to the record's end: every switched host back and the smoke green on every host.
-    const failed = record.steps.filter((x) => x.name.startsWith('smoke tests') && !x.name.includes('previous') && x.outcome === 'failed' && x.finishedAt);
-    const failedEnd = failed.length ? Math.min(...failed.map((x) => Date.parse(x.finishedAt!))) : NaN;
+    // From the failed smoke (the last batch's smoke steps: a red smoke is a result, the step itself is "ok") to the
+    // record's end: every switched host back and the smoke of the previous release green on every host.
+    const smokes = record.steps.filter((x) => x.name.startsWith('smoke tests') && !x.name.includes('previous') && x.finishedAt);
+    const failedEnd = smokes.length ? Math.max(...smokes.map((x) => Date.parse(x.finishedAt!))) : NaN;
     const ok = record.status === 'rolled-back' && record.rollback?.smokeAfter?.ok === true;
     const ms = ok && record.finishedAt ? Date.parse(record.finishedAt) - failedEnd : NaN;
     const hostsRolledBack = (record.hosts ?? []).filter((h) => h.status === 'rolled-back').map((h) => h.name);
