@@ -170,7 +170,8 @@ describe('deployment on production (real stack)', () => {
         worker = startWorkerProcess();
         const r = (await handle.result()) as DeploymentRecord;
         assertDeployed(r);
-        const backups = await onHost(config, 'production', ['sh', '-c', `ls -1 ${config.environments.production!.database.backupDir} | grep -c -- "^${r.releaseId}\\."`]);
+        const backups = await onHost(config, 'production', ['sh', '-c', `ls -1 ${config.environments.production!.database.backupDir} | grep -c -- "^${r.releaseId}-"`]);
+        // Since fresh-run-backup the file is <release id>-<run id>.dump (its partial would match too).
         assert.equal(backups.stdout.trim(), '1', 'exactly one backup file, no partial left');
         const releases = await onHost(config, 'production', ['sh', '-c', `ls -1a ${prod.app.deployRoot}/releases | grep -c -- "${r.releaseId}"`]);
         assert.equal(releases.stdout.trim(), '1', 'exactly one release directory');
