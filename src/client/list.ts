@@ -40,6 +40,15 @@ export function listQuery(opts: { phase?: string; awaitingAnyOf?: readonly strin
   return parts.join(' AND ');
 }
 
+/**
+ * Whether a change the visibility query matched really waits for this person: never for its own proposer or
+ * implementer (maker-checker), even when one of their roles is awaited. A change started before the ChangeMakers
+ * search attribute existed has none: it is kept (the workflow still refuses a self-approval).
+ */
+export function awaitsPerson(makers: readonly string[], person: string): boolean {
+  return !makers.includes(person);
+}
+
 /** Who the signing key belongs to in the policy, and what they can give: their id and their roles. */
 export function signerAndRoles(policy: Pick<PolicyConfig, 'people'>, person: string): string[] {
   const p = policy.people.find((x) => x.id === person);
@@ -62,7 +71,7 @@ export function registerList(program: Command): void {
     .command('list')
     .description('changes, newest first, with phase, risk, whom each awaits and its age (one visibility query)')
     .option('--phase <phase>', `only changes in this phase (${PHASES.join(', ')})`)
-    .option('--awaiting-me', 'only running changes waiting for you or one of your roles (you: the owner of your signing key in the policy)')
+    .option('--awaiting-me', 'only running changes waiting for you or one of your roles, leaving out those you proposed or implement (you: the owner of your signing key in the policy)')
     .option('--key <file>', 'with --awaiting-me: your SSH key (its public half names you); default $STEWARD_SIGNING_KEY or ~/.ssh/id_ed25519')
     .option('--as <user>', 'with --awaiting-me: who you are (optional: the key says it; must match)')
     .option('--limit <n>', 'at most this many', '50')
@@ -90,18 +99,21 @@ export function registerList(program: Command): void {
         }
         const query = listQuery({ ...(opts.phase ? { phase: opts.phase } : {}), ...(me ? { awaitingAnyOf: me.names } : {}) });
         const now = Date.now();
-        const rows: { changeId: string; phase: string; risk: string; type: string; awaiting: string[]; title: string; status: string; startedAt: string; age: string; url: string }[] = [];
+        const rows: { changeId: string; phase: string; risk: string; type: string; awaiting: string[]; makers: string[]; title: string; status: string; startedAt: string; age: string; url: string }[] = [];
+        const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : [String(v)]);
         let nextPageToken: Uint8Array | undefined;
         do {
           const page = await client.listPage(query, Math.min(limit, 1000), nextPageToken);
           for (const w of page.executions) {
-            const awaiting = attr(w, 'AwaitingApprovalFrom');
+            const makers = list(attr(w, 'ChangeMakers'));
+            if (me && !awaitsPerson(makers, me.person)) continue;
             rows.push({
               changeId: String(attr(w, 'ChangeId') ?? '') || w.workflowId.replace(/^change-/, ''),
               phase: String(attr(w, 'ChangePhase') ?? ''),
               risk: String(attr(w, 'RiskLevel') ?? ''),
               type: String(attr(w, 'ChangeType') ?? ''),
-              awaiting: Array.isArray(awaiting) ? awaiting.map(String) : awaiting === undefined ? [] : [String(awaiting)],
+              awaiting: list(attr(w, 'AwaitingApprovalFrom')),
+              makers,
               title: '',
               status: STATUS[w.status] ?? 'UNSPECIFIED',
               startedAt: new Date(w.startTimeMs).toISOString(),

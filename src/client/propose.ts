@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import { classifyRisk, parseProposalYaml, ProposalError, requiredSignoffs, initialApprovalState, type Proposal } from '../domain';
-import { changeWorkflowId, SA, type ChangeLifecycleInput } from '../workflows/lifecycle-api';
+import { changeMakers, changeWorkflowId, SA, type ChangeLifecycleInput } from '../workflows/lifecycle-api';
 import { policyDigest } from '../domain/policy';
 import { proposalDigest } from '../domain/proposal';
 import { signAction, signerOf, signingKeyFile, signingOptions, type SigningOptions } from './signing';
@@ -57,6 +57,7 @@ export async function proposeChange(program: Command, file: string, id?: string,
           { key: SA.riskLevel, value: risk },
           { key: SA.changePhase, value: 'proposal' },
           { key: SA.targetEnvironment, value: proposal.targetEnvironments[proposal.targetEnvironments.length - 1]! },
+          { key: SA.changeMakers, value: changeMakers(proposal) },
         ],
       });
     } catch (err) {

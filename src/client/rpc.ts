@@ -203,7 +203,9 @@ export async function withReadClient<T>(program: Command, fn: (ctx: { config: St
   try {
     return await fn({ config, client });
   } catch (err) {
-    if (err instanceof RpcError && err.code === GrpcStatus.UNAVAILABLE) throw new CliError(await connectFailureMessage(config, err));
+    // A TLS front (nginx) that refuses the client certificate answers the first call, not the connect: the probe
+    // names the setting to fix, as it does for a refused connect.
+    if (err instanceof RpcError && err.code === GrpcStatus.UNAVAILABLE) throw new CliError(await connectFailureMessage(config, err, temporalConnectionOptions(config)));
     throw err;
   } finally {
     client.close();

@@ -14,6 +14,7 @@ export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'KeywordList'> = {
   ReleaseVersion: 'Keyword',
   PolicyDigest: 'Keyword',
   AwaitingApprovalFrom: 'KeywordList',
+  ChangeMakers: 'KeywordList',
 };
 
 export function temporalServerArgs(layout: DevLayout, ports: DevPorts): string[] {

@@ -100,6 +100,9 @@ const audit = proxyActivities<AuditActivities>({
   retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 4 },
 });
 
+/** A Temporal run id (a UUID). */
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Release claims kept waiting for confirmation at once; more are refused unread (a flood cannot grow the state). */
 const MAX_CLAIMS = 20;
 
@@ -110,6 +113,9 @@ export async function environmentLock(input: EnvironmentLockInput): Promise<void
     typeof p === 'string' ? { workflowId: p } : { workflowId: p.workflowId, ...(p.runId ? { runId: p.runId } : {}), ...(typeof p.ticket === 'number' ? { ticket: p.ticket } : {}) };
   const fromRequest = (req: LockRequest) =>
     party({ workflowId: req.requester, runId: typeof req.runId === 'string' ? req.runId : undefined, ticket: Number.isSafeInteger(req.ticket) ? req.ticket : undefined });
+  // A run id that is not one (anybody can send `acquire`) would make the server refuse the grant's signal command and
+  // fail every workflow task of the lock: such a request is dropped before it is queued.
+  const wellFormed = (req: LockRequest) => req.runId === undefined || req.runId === null || (typeof req.runId === 'string' && RUN_ID.test(req.runId));
   let holder: LockHolder | null = input.holder ? { since: new Date().toISOString(), ...party(input.holder), ...(typeof input.holder === 'object' ? { since: input.holder.since } : {}) } : null;
   const queue: LockParty[] = (input.queue ?? []).map(party);
   const claims: LockParty[] = [];
@@ -159,7 +165,7 @@ export async function environmentLock(input: EnvironmentLockInput): Promise<void
   };
 
   setHandler(acquireLockSignal, (req) => {
-    if (!req || typeof req.requester !== 'string' || req.requester.length > 300) return;
+    if (!req || typeof req.requester !== 'string' || req.requester.length > 300 || !wellFormed(req)) return;
     const p = fromRequest(req);
     if (holder && same(holder, p)) return;
     if (!queue.some((q) => same(q, p))) {
@@ -257,8 +263,14 @@ export async function environmentLock(input: EnvironmentLockInput): Promise<void
       try {
         await getExternalWorkflowHandle(next.workflowId, next.runId).signal(lockGrantedSignal, { lockWorkflowId: lockId, ...(next.ticket !== undefined ? { ticket: next.ticket } : {}) });
         grants++;
-      } catch {
+      } catch (err) {
         holder = null; // the requester is gone
+        // Its grant could not be delivered (it closed between asking and being granted): say so in the audit trail.
+        if (patched('lock-grant-undelivered-audited')) {
+          freedHolders++;
+          show();
+          await recordEvent('lock-holder-gone', { holder: next.workflowId, runId: next.runId ?? null, since: null, status: 'GRANT_UNDELIVERED', state: 'unknown', error: (err as Error).message?.slice(0, 300) ?? null });
+        }
       }
       notifyWaiters = true;
       continue;

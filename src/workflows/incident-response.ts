@@ -61,7 +61,7 @@ import {
 } from './incident-api';
 import { closeProblem, findingsProblem, linkProblem, proposePatchProblem, restoreAgreement, restoreProblem, scopeProblem, type Problem } from './incident-checks';
 import { renderIncidentDetails } from './incident-details';
-import { changeWorkflowId, SA, type ChangeLifecycleInput } from './lifecycle-api';
+import { changeMakers, changeWorkflowId, SA, type ChangeLifecycleInput } from './lifecycle-api';
 
 export * from './incident-api';
 
@@ -256,6 +256,7 @@ export async function incidentResponse(input: IncidentInput): Promise<IncidentSt
           { key: SA.riskLevel, value: risk },
           { key: SA.changePhase, value: 'proposal' },
           { key: SA.targetEnvironment, value: 'production' },
+          { key: SA.changeMakers, value: changeMakers(proposal) },
         ],
       });
     } catch (err) {

@@ -170,6 +170,11 @@ export const SA = {
   releaseVersion: defineSearchAttributeKey('ReleaseVersion', SearchAttributeType.KEYWORD),
   policyDigest: defineSearchAttributeKey('PolicyDigest', SearchAttributeType.KEYWORD),
   awaitingApprovalFrom: defineSearchAttributeKey('AwaitingApprovalFrom', SearchAttributeType.KEYWORD_LIST),
+  /** The proposer and the implementer: maker-checker keeps them from deciding, so `list --awaiting-me` leaves their changes out. */
+  changeMakers: defineSearchAttributeKey('ChangeMakers', SearchAttributeType.KEYWORD_LIST),
 };
+
+/** The ChangeMakers search attribute's value for a proposal. */
+export const changeMakers = (p: { proposer: string; implementer?: string }): string[] => [...new Set([p.proposer, p.implementer ?? p.proposer])];
 
 export { changeWorkflowId } from '../contracts/change-id';

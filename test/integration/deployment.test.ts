@@ -170,9 +170,9 @@ describe('deployment on production (real stack)', () => {
         worker = startWorkerProcess();
         const r = (await handle.result()) as DeploymentRecord;
         assertDeployed(r);
-        const backups = await onHost(config, 'production', ['sh', '-c', `ls -1 ${config.environments.production!.database.backupDir} | grep -c -- "^${r.releaseId}-"`]);
-        // Since fresh-run-backup the file is <release id>-<run id>.dump (its partial would match too).
-        assert.equal(backups.stdout.trim(), '1', 'exactly one backup file, no partial left');
+        // One backup of this release (named by its run since the fresh-run-backup patch), and it is the recorded one.
+        const backups = await onHost(config, 'production', ['sh', '-c', 'ls -1 -- "$1" | grep -F -- "$2" || true', 'ls', config.environments.production!.database.backupDir, r.releaseId]);
+        assert.deepEqual(backups.stdout.split('\n').filter(Boolean), [path.basename(r.backup!.file)], 'exactly one backup file, no partial left');
         const releases = await onHost(config, 'production', ['sh', '-c', `ls -1a ${prod.app.deployRoot}/releases | grep -c -- "${r.releaseId}"`]);
         assert.equal(releases.stdout.trim(), '1', 'exactly one release directory');
         assert.equal((await healthz(config, 'production')).release, 'r09-requirements');

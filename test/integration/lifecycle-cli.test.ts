@@ -114,6 +114,9 @@ describe('the steward CLI end to end (real stack)', () => {
     assert.ok(dave.awaitingMe.names.includes('approver'));
     assert.ok(dave.changes.some((c) => c.changeId === id && c.awaiting.includes('approver')), 'the change waits for dave, an approver');
     assert.ok(!mine('erin').changes.some((c) => c.changeId === id), 'an auditor is not asked');
+    // The makers come back from visibility (they leave a change out of its own proposer's --awaiting-me).
+    const listed = JSON.parse(steward('list', '--limit', '100000', '--json').stdout) as { changes: { changeId: string; makers: string[] }[] };
+    assert.deepEqual(listed.changes.find((c) => c.changeId === id)?.makers, ['alice'], 'ChangeMakers names the proposer');
     const self = refused('self-approval', 'approve', id, '--as', 'alice');
     assert.notEqual(self.code, 0);
     assert.match(self.stderr, /alice/);

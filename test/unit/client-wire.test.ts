@@ -12,7 +12,8 @@ import {
   fields,
   WireError,
 } from '../../src/client/wire';
-import { listQuery, signerAndRoles } from '../../src/client/list';
+import { awaitsPerson, listQuery, signerAndRoles } from '../../src/client/list';
+import { changeMakers } from '../../src/workflows/lifecycle-api';
 
 const ws = temporal.api.workflowservice.v1;
 const json = (v: unknown) => ({ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(v)) });
@@ -105,5 +106,14 @@ describe('steward list queries', () => {
       'WorkflowType = "changeLifecycle" AND ExecutionStatus = "Running" AND AwaitingApprovalFrom IN ("carol", "approver", "dba")',
     );
     assert.equal(listQuery({ awaitingAnyOf: ['a"b'] }), 'WorkflowType = "changeLifecycle" AND ExecutionStatus = "Running" AND AwaitingApprovalFrom IN ("a\\"b")');
+  });
+  it('leaves out the changes the person proposed or implements (maker-checker), keeps older ones without makers', () => {
+    const makers = changeMakers({ proposer: 'ivan', implementer: 'bob' });
+    assert.deepEqual(makers, ['ivan', 'bob']);
+    assert.deepEqual(changeMakers({ proposer: 'alice' }), ['alice']);
+    assert.equal(awaitsPerson(makers, 'ivan'), false, 'the proposer is not asked');
+    assert.equal(awaitsPerson(makers, 'bob'), false, 'the implementer is not asked');
+    assert.equal(awaitsPerson(makers, 'carol'), true);
+    assert.equal(awaitsPerson([], 'ivan'), true, 'a change of before ChangeMakers is kept');
   });
 });

@@ -76,8 +76,11 @@ function fakeHostActivities() {
     async collectStatic() {
       return {};
     },
-    async backupDatabase(i: { backupId: string }) {
-      return { file: `/backups/${i.backupId}.dump`, sizeBytes: 10, sha256: 'a'.repeat(64), verifiedEntries: 3, durationMs: 1, reused: false };
+    async measureDatabase() {
+      return { sizeBytes: 10, dumpMs: 60_000, restoreMs: 60_000, migrateMs: 600_000, backupMs: 120_000, restoreActivityMs: 180_000, backupMaxAgeMs: 3_600_000, sampleOnly: false };
+    },
+    async backupDatabase(i: { backupId: string; runId?: string }) {
+      return { file: `/backups/${i.backupId}-${i.runId}.dump`, sizeBytes: 10, sha256: 'a'.repeat(64), verifiedEntries: 3, durationMs: 1, reused: false, runId: i.runId, takenAt: new Date().toISOString() };
     },
     async readInvariants() {
       return { demo: { balance: 100 } };
@@ -234,6 +237,9 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
   it('frees the lock of a terminated holder when the next one asks, and audits it', async () => {
     const a = await startHolder('lk2');
     await holds('lk2', a.workflowId);
+    // The lock names its holder before its grant reaches it: terminated in between, the grant fails and the lock
+    // moves on without a liveness check. This test is about a holder that took the lock, so wait until it has.
+    await until('a to hold the lock by its own state', async () => ((await a.query('environmentLockState', lockId('lk2'))) as { state: string }).state === 'holding');
     await a.terminate('test: the holder is terminated');
     const b = await startHolder('lk2');
     await holds('lk2', b.workflowId);
@@ -242,6 +248,25 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
     assert.equal(gone.details.status, 'TERMINATED');
     await b.signal('done');
     assert.equal((await b.result()).outcome, 'granted');
+  });
+
+  it('audits a grant it could not deliver (the requester closed before it was granted)', async () => {
+    const requester = `gone-${process.pid}-${++n}`;
+    // A run id that is not one is dropped (the server would refuse the grant's signal and jam the lock's tasks)…
+    await env.client.workflow.signalWithStart('environmentLock', { taskQueue: TQ, workflowId: lockId('lk6'), args: [{ environment: 'lk6' }], signal: 'acquire', signalArgs: [{ requester: `${requester}-bad`, runId: 'no-such-run; rm -rf /', ticket: 1 }] });
+    // …and a well-formed one of a run that does not exist is granted, the grant fails, and the lock says so.
+    await env.client.workflow.signalWithStart('environmentLock', { taskQueue: TQ, workflowId: lockId('lk6'), args: [{ environment: 'lk6' }], signal: 'acquire', signalArgs: [{ requester, runId: '0b7f4f6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', ticket: 1 }] });
+    const gone = await until('the undelivered grant to be audited', async () => audit.find((e) => e.kind === 'lock-holder-gone' && e.details.holder === requester));
+    assert.equal(gone.details.status, 'GRANT_UNDELIVERED');
+    const s = await lockStatus('lk6');
+    assert.equal(s.holder, null, 'nobody holds the lock');
+    assert.equal(s.freedHolders, 1);
+    assert.ok(!audit.some((e) => e.details.holder === `${requester}-bad`), 'the malformed request was never queued');
+    // The lock still works.
+    const c = await startHolder('lk6');
+    await holds('lk6', c.workflowId);
+    await c.signal('done');
+    assert.equal((await c.result()).outcome, 'granted');
   });
 
   it('frees the lock of a holder terminated while somebody waits (periodic liveness check)', async () => {
