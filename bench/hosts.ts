@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync }
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { StewardConfig } from '../src/config/schema';
+import { loadConfig } from '../src/config/load';
 import { devLayout } from '../src/dev/paths';
 import { keyringDir } from '../src/dev/stack';
 import type { ChangeType } from '../src/domain/types';
@@ -23,6 +24,8 @@ export interface SshCall {
   what: string;
   ms: number;
   at: number;
+  /** Commands in this exec (a batch runs several in one channel). */
+  commands: number;
 }
 export const sshCalls: SshCall[] = [];
 const originalExec = SshPool.prototype.exec;
@@ -32,7 +35,18 @@ SshPool.prototype.exec = async function (this: SshPool, host, command, opts) {
     return await originalExec.call(this, host, command, opts);
   } finally {
     const argv = command.kind === 'argv' ? command.argv : command.kind === 'secretStdin' && command.command.kind === 'argv' ? command.command.argv : [command.kind];
-    sshCalls.push({ what: argv.slice(0, 3).join(' '), ms: performance.now() - t0, at: Date.now() });
+    sshCalls.push({ what: argv.slice(0, 3).join(' '), ms: performance.now() - t0, at: Date.now(), commands: 1 });
+  }
+};
+const originalBatch = SshPool.prototype.execBatch;
+SshPool.prototype.execBatch = async function (this: SshPool, host, steps, opts) {
+  const t0 = performance.now();
+  try {
+    return await originalBatch.call(this, host, steps, opts);
+  } finally {
+    const first = steps[0]!.command;
+    const argv = first.kind === 'argv' ? first.argv : [first.kind];
+    sshCalls.push({ what: `batch of ${steps.length}: ${argv.slice(0, 3).join(' ')}`, ms: performance.now() - t0, at: Date.now(), commands: steps.length });
   }
 };
 
@@ -73,9 +87,10 @@ export function stepTimes(r: DeploymentRecord, name: string): { start: number; e
   return { start: Date.parse(s.startedAt), end: Date.parse(s.finishedAt) };
 }
 
-export async function healthz(config: StewardConfig): Promise<{ release?: string; release_dir?: string } | null> {
+export async function healthz(config: StewardConfig, hostIndex = 0): Promise<{ release?: string; release_dir?: string } | null> {
+  const env = config.environments[ENV]!;
   try {
-    const res = await fetch(new URL('/healthz', config.environments[ENV]!.app.baseUrl), { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(new URL('/healthz', env.hosts[hostIndex]?.baseUrl ?? env.app.baseUrl), { signal: AbortSignal.timeout(3000) });
     return (await res.json()) as { release?: string; release_dir?: string };
   } catch {
     return null;
@@ -118,9 +133,18 @@ export function reverseTo0002(config: StewardConfig): void {
   sh(t.python, ['manage.py', 'migrate', '--noinput', 'banking', '0002_audit_log_append_only'], { cwd: t.dir, env: t.env });
 }
 
-/** Removes what a timed run must build again: r09's venv (Steward's, by hash) and the script's venvs and releases. */
+/** Removes what a timed run must build again on every production host of the dev stack (see forgetR09On). */
 export function forgetR09(config: StewardConfig): void {
   const p = hostPaths(config);
+  const env = loadConfig(devLayout().configFile).environments[ENV]!;
+  for (const h of env.hosts) if (h.deployRoot && h.deployRoot !== p.deployRoot) forgetR09On(config, h.deployRoot);
+  forgetR09On(config, p.deployRoot);
+}
+
+/** r09's venv (Steward's, by hash), the script's venvs and releases, the last backups. */
+function forgetR09On(config: StewardConfig, deployRoot: string): void {
+  const p = { ...hostPaths(config), deployRoot };
+  if (!existsSync(path.join(p.deployRoot, 'venvs'))) return;
   const live = (() => {
     try {
       return readlinkSync(path.join(p.deployRoot, 'current'));
@@ -140,8 +164,8 @@ export function forgetR09(config: StewardConfig): void {
 /** Brings production to r02 on schema 0002 (untimed): the state every timed deploy run starts from. */
 export async function resetToR02(client: Client, config: StewardConfig, opts: Opts): Promise<void> {
   reverseTo0002(config);
-  const h = await healthz(config);
-  if (h?.release !== 'r02-cosmetic') {
+  const live = await Promise.all(config.environments[ENV]!.hosts.map((_, i) => healthz(config, i)));
+  if (live.some((h) => h?.release !== 'r02-cosmetic')) {
     const { record } = await stewardDeploy(client, config, 'r02-cosmetic');
     if (record.status !== 'deployed') throw new Error(`reset deploy of r02 failed: ${record.status} ${record.reason ?? ''}`);
   }

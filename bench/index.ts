@@ -78,6 +78,9 @@ async function main(): Promise<void> {
 
   const config = benchConfig(`steward-bench-${process.pid}`);
   const worker = await startWorker(config, { identity: `bench-${process.pid}` });
+  // The two-host figures: every production host of the dev stack, on a worker of their own.
+  const fleetConfig = benchConfig(`steward-bench-fleet-${process.pid}`, { fleet: true });
+  const fleetWorker = fleetConfig.environments.production!.hosts.length > 1 ? await startWorker(fleetConfig, { identity: `bench-fleet-${process.pid}` }) : undefined;
   const client = await connect(config);
   const figures: Figure[] = [];
   const raw: Record<string, unknown> = {};
@@ -105,8 +108,8 @@ async function main(): Promise<void> {
       log(`   ${name} took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     };
     await run('availability', () => benchAvailability(client, config, opts));
-    await run('deploy', () => benchDeploy(client, config, opts));
-    await run('rollback', () => benchRollback(client, config, opts));
+    await run('deploy', () => benchDeploy(client, config, opts, fleetWorker ? fleetConfig : undefined));
+    await run('rollback', () => benchRollback(client, config, opts, fleetWorker ? fleetConfig : undefined));
     await run('latency', () => benchLatency(client, config, opts));
     await run('open', () => benchOpenChanges(client, config, opts));
     await run('backup', () => benchBackup(config, opts));
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
   } finally {
     await client.connection.close();
     await worker.shutdown();
+    await fleetWorker?.shutdown();
   }
 
   const result = {

@@ -135,11 +135,12 @@ export function renderTable(figures: Figure[]): string {
 
 // ---- the bench stack ----------------------------------------------------------------------------------------
 
-export function benchConfig(taskQueue: string): StewardConfig {
+export function benchConfig(taskQueue: string, opts: { fleet?: boolean } = {}): StewardConfig {
   const config = loadConfig(devLayout().configFile);
   config.temporal.taskQueue = taskQueue;
-  // The one-host figures compare with the one-host script: production's primary only (the dev stack's production
-  // has two hosts since the fleet work; a two-host row is not measured yet, see the README's benchmark table).
+  // The one-host figures compare with the one-host script: production's primary only. The fleet figures (two hosts)
+  // use every host of the dev stack's production, on a worker of their own (another task queue).
+  if (opts.fleet) return config;
   for (const env of Object.values(config.environments)) {
     const primary = env.hosts.find((h) => h.roles.includes('primary')) ?? env.hosts[0]!;
     env.hosts = [primary];

@@ -10,7 +10,7 @@ import { gitRefProblem } from '../domain/gitref';
 import type { StewardConfig } from '../config/schema';
 import type { LoadedPolicy, PolicyActivities } from '../contracts/policy';
 import type { AuditActivities } from './audit/api';
-import { onHost, repoAccessOf, type DeploymentDeps } from './deployment/context';
+import { onHost, repoAccessOf, tokenLines, type DeploymentDeps } from './deployment/context';
 
 export interface PolicyDeps extends DeploymentDeps {
   /** Returns the worker's current config (re-read from its file when the worker knows the path). */
@@ -85,9 +85,16 @@ export function createPolicyActivities(deps: PolicyDeps): PolicyActivities {
       const h = onHost(deps, input.environment);
       const p = releasePaths(h.env.app.deployRoot, 'resolve');
       const repo = repoAccessOf(h.env);
-      await h.run(ensureMirror(p, h.env.app.repo, repo.access), { stdin: repo.stdin });
-      await h.run(fetchMirror(p, h.env.app.repo, repo.access), { stdin: repo.stdin });
-      const r = await h.run(resolveCommitCommand(p, input.gitRef), { allowFailure: true });
+      // One exec, one fetch per gate; the deployment that follows finds the commit in this mirror and does not fetch.
+      // With repo access the clone and the fetch each read one line of the exec's stdin: the token, once for each.
+      const r = (await h.batch(
+        [
+          { command: ensureMirror(p, h.env.app.repo, repo.access), stdin: repo.stdin !== undefined },
+          { command: fetchMirror(p, h.env.app.repo, repo.access), stdin: repo.stdin !== undefined },
+          { command: resolveCommitCommand(p, input.gitRef), allowFailure: true },
+        ],
+        { stdin: tokenLines(repo.stdin, 2) },
+      )).steps[2]!;
       const commit = r.stdout.trim();
       if (r.exitCode !== 0 || !/^[0-9a-f]{40}$/.test(commit)) {
         throw ApplicationFailure.nonRetryable(`git ref ${JSON.stringify(input.gitRef)} does not name a commit in the app repo of ${input.environment}`, 'UnknownGitRef');

@@ -24,3 +24,10 @@ export function pushTag(mirror: string, repo: string, tag: string, access?: Repo
 export function tagTarget(mirror: string, tag: string): RemoteCommand {
   return cmd(['git', '--git-dir', mirror, 'rev-parse', '--verify', '--quiet', '--end-of-options', `refs/tags/${tag}^{commit}`]);
 }
+
+/** Succeeds when the tag exists and names this commit. */
+export function tagNames(mirror: string, tag: string, commit: string): RemoteCommand {
+  if (!SEMVER_TAG.test(tag)) throw new Error(`tag ${JSON.stringify(tag)} is not a vMAJOR.MINOR.PATCH tag`);
+  if (!COMMIT.test(commit)) throw new Error(`commit ${JSON.stringify(commit)} is not a full sha`);
+  return cmd(['sh', '-c', 'test "$(git --git-dir "$1" rev-parse --verify --quiet --end-of-options "refs/tags/$2^{commit}")" = "$3"', 'tag-names', mirror, tag, commit]);
+}

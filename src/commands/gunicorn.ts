@@ -155,3 +155,20 @@ export function abandonMaster(newPid: number, oldPid: number, deployRoot: string
   assertPid(oldPid);
   return cmd(['sh', '-c', 'kill -TERM "$1" 2>/dev/null; echo "$2" > "$3"', 'gunicorn-abandon', String(newPid), String(oldPid), pidFile(deployRoot)]);
 }
+
+/** The running master's pid and, on the next line, the venv it was started with (nothing when none runs). */
+export function runningMasterAndVenv(deployRoot: string): RemoteCommand {
+  return cmd([
+    'sh',
+    '-c',
+    'p=$(cat -- "$1" 2>/dev/null) && kill -0 "$p" 2>/dev/null || exit 0; echo "$p"; tr "\\0" "\\n" < /proc/"$p"/environ | sed -n "s/^STEWARD_VENV=//p"; true',
+    'gunicorn-master',
+    pidFile(deployRoot),
+  ]);
+}
+
+/** Waits (up to 30 s) for a stopped master to exit, then kills it: a master that will not stop keeps the port. */
+export function waitForExit(pid: number): RemoteCommand {
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`pid ${pid} is not a process`);
+  return cmd(['sh', '-c', 'for i in $(seq 1 300); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$1"; sleep 0.5', 'wait-exit', String(pid)]);
+}

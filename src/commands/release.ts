@@ -56,6 +56,16 @@ export function fetchMirror(p: ReleasePaths, repo: string, access?: RepoAccess):
   );
 }
 
+/**
+ * Fetches unless the mirror already holds the commit: a deployment's ref is the commit its gate resolved, and the
+ * gate's fetch brought it into the primary's mirror, so the deployment does not fetch it a second time there.
+ */
+export function fetchMirrorUnlessHas(p: ReleasePaths, commit: string, repo: string, access?: RepoAccess): RemoteCommand {
+  if (!COMMIT.test(commit)) throw new Error(`commit ${JSON.stringify(commit)} is not a full sha`);
+  // With repo access the fetch reads the token only when it runs (the check first needs none).
+  return { kind: 'or', commands: [cmd(['git', '--git-dir', p.mirror, 'cat-file', '-e', `${commit}^{commit}`]), fetchMirror(p, repo, access)] };
+}
+
 /** Resolves a ref to a commit; `--end-of-options` keeps a ref from ever being read as an option. */
 export function resolveCommit(p: ReleasePaths, ref: string): RemoteCommand {
   return cmd(['git', '--git-dir', p.mirror, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
@@ -83,6 +93,18 @@ export function extractRelease(p: ReleasePaths, commit: string): RemoteCommand {
     p.release,
     commit,
   ]);
+}
+
+/** Prints "reused" when the release dir is whole and of this commit; extracts it otherwise (and prints "extracted"). */
+export function extractUnlessMarked(p: ReleasePaths, commit: string): RemoteCommand {
+  if (!COMMIT.test(commit)) throw new Error(`commit ${JSON.stringify(commit)} is not a full sha`);
+  return {
+    kind: 'or',
+    commands: [
+      cmd(['sh', '-c', 'test "$(cat -- "$1" 2>/dev/null)" = "$2" && echo reused', 'release-marked', p.marker, commit]),
+      { kind: 'and', commands: [extractRelease(p, commit), cmd(['echo', 'extracted'])] },
+    ],
+  };
 }
 
 export function readMarker(p: ReleasePaths): RemoteCommand {

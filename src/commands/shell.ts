@@ -12,6 +12,8 @@ export type Argv = readonly string[];
 export type RemoteCommand =
   | { kind: 'argv'; argv: Argv; cwd?: string; env?: Readonly<Record<string, string>> }
   | { kind: 'and'; commands: readonly RemoteCommand[] }
+  /** The first that succeeds (e.g. "already done, or do it"). */
+  | { kind: 'or'; commands: readonly RemoteCommand[] }
   | { kind: 'pipe'; commands: readonly RemoteCommand[] }
   | { kind: 'redirect'; command: RemoteCommand; stdoutTo: string; append?: boolean }
   /** A secret the executor writes to stdin; the remote shell exports it to the command's environment. */
@@ -52,6 +54,8 @@ export function toShell(command: RemoteCommand): string {
     }
     case 'and':
       return command.commands.map((c) => `( ${toShell(c)} )`).join(' && ');
+    case 'or':
+      return command.commands.map((c) => `( ${toShell(c)} )`).join(' || ');
     case 'pipe':
       return `set -o pipefail; ` + command.commands.map((c) => `( ${toShell(c)} )`).join(' | ');
     case 'secretStdin':
@@ -59,12 +63,8 @@ export function toShell(command: RemoteCommand): string {
       return `IFS= read -r ${command.envName} && export ${command.envName} && ( ${toShell(command.command)} )`;
     case 'redirect':
       return `( ${toShell(command.command)} ) ${command.append ? '>>' : '>'} ${quoteArg(command.stdoutTo)}`;
-    case 'processGroup': {
-      // setsid --wait: the child leads a new session and group (pgid = its pid, written first), and the exit status
-      // is the command's; the pid file goes when it ends.
-      const pid = quoteArg(command.pidFile);
-      return `setsid --wait bash -c 'echo $$ > "$0" && exec bash -c "$1"' ${pid} ${quoteArg(toShell(command.command))}; s=$?; rm -f -- ${pid}; exit $s`;
-    }
+    case 'processGroup':
+      return inProcessGroupScript(toShell(command.command), command.pidFile);
     case 'hostLock': {
       if (!Number.isInteger(command.waitSeconds) || command.waitSeconds < 0) throw new UnsafeArgumentError('waitSeconds must be a whole number of seconds');
       if (!Number.isInteger(command.conflictExitCode) || command.conflictExitCode < 1 || command.conflictExitCode > 125) throw new UnsafeArgumentError('conflictExitCode must be 1-125');
@@ -73,10 +73,73 @@ export function toShell(command: RemoteCommand): string {
   }
 }
 
+/**
+ * Shell text run in a process group (and session) of its own, its group id written to `pidFile` first. setsid
+ * --wait: the child leads a new session and group (pgid = its pid, written first), and the exit status is the
+ * script's; the pid file goes when it ends. Used for one command and for a whole batch alike.
+ */
+export function inProcessGroupScript(script: string, pidFile: string): string {
+  const pid = quoteArg(pidFile);
+  return `setsid --wait bash -c 'echo $$ > "$0" && exec bash -c "$1"' ${pid} ${quoteArg(script)}; s=$?; rm -f -- ${pid}; exit $s`;
+}
+
 /** Values from people (refs, module names, paths) are checked before they get near a builder. */
 export function assertSafeValue(field: string, value: string, pattern: RegExp, hint: string): string {
   if (!pattern.test(value) || value.startsWith('-')) {
     throw new UnsafeArgumentError(`${field} ${JSON.stringify(value.slice(0, 80))} is not allowed: ${hint}`);
   }
   return value;
+}
+
+// ---- the exec request and batches -------------------------------------------------------------------------
+// sshd runs the exec request through the SSH user's login shell; the request replaces that shell at once with
+// bash started with no startup files (--noprofile --norc) and without BASH_ENV/ENV (which a non-interactive bash or
+// sh would source), so no rc file runs under the command. A wrapper (e.g. ['setsid'], ['flock', lockFile]) is
+// prepended as argv, so a step can run in its own process group or under a host lock.
+
+/** The exec request line for one shell script: `exec env -u BASH_ENV -u ENV [wrap…] bash --noprofile --norc -c <script>`. */
+export function remoteShell(script: string, wrap: Argv = []): string {
+  return ['exec', 'env', '-u', 'BASH_ENV', '-u', 'ENV', ...wrap, 'bash', '--noprofile', '--norc', '-c', script].map(quoteArg).join(' ');
+}
+
+/** One command of a batch: its exit code and output come back separately; a failure stops the batch unless allowed. */
+export interface BatchStep {
+  command: RemoteCommand;
+  /** A non-zero exit is returned and the batch goes on. */
+  allowFailure?: boolean;
+  /** This step reads the exec's stdin (e.g. a secret); every other step reads /dev/null, so none can swallow it. */
+  stdin?: boolean;
+}
+
+export const BATCH_NONCE = /^[0-9a-f]{32}$/;
+
+/**
+ * The script that runs a step's commands in one exec: after each command, a marker line `\n<nonce> <i> <exit>\n`
+ * on stdout and on stderr. The nonce is random per exec, so no command's output can forge a marker.
+ */
+export function batchScript(steps: readonly BatchStep[], nonce: string): string {
+  if (!BATCH_NONCE.test(nonce)) throw new UnsafeArgumentError('a batch nonce must be 32 hex digits');
+  if (steps.length === 0) throw new UnsafeArgumentError('an empty batch cannot run');
+  return steps
+    .map((s, i) => {
+      const mark = `printf '\\n%s %d %d\\n' ${nonce} ${i} "$rc"`;
+      const stop = s.allowFailure ? '' : ` [ "$rc" -eq 0 ] || exit "$rc";`;
+      return `( ${toShell(s.command)} )${s.stdin ? '' : ' </dev/null'}; rc=$?; ${mark}; ${mark} >&2;${stop}`;
+    })
+    .join('\n');
+}
+
+/** Splits one stream of a batch into each step's text (steps that did not run are absent). */
+export function splitBatchOutput(text: string, nonce: string): { outputs: string[]; exitCodes: number[]; rest: string } {
+  const outputs: string[] = [];
+  const exitCodes: number[] = [];
+  let rest = text;
+  for (let i = 0; ; i++) {
+    const m = new RegExp(`\\n${nonce} ${i} (\\d+)\\n`).exec(rest);
+    if (!m) break;
+    outputs.push(rest.slice(0, m.index));
+    exitCodes.push(Number(m[1]));
+    rest = rest.slice(m.index + m[0].length);
+  }
+  return { outputs, exitCodes, rest };
 }

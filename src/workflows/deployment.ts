@@ -685,7 +685,20 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
       record.hosts = hosts.map((h, i) => ({ name: h.name, web: h.web, primary: h.primary, previousReleaseId: previousOf(currents[i]!.releaseId), status: 'live' }));
     }
 
-    // Prepare the release beside the live one on every host at once (no change to what is served).
+    // Prepare the release beside the live one on every host at once (no change to what is served). Since the
+    // prepare-before-window patch everything that does not change what is served happens here, before the critical
+    // window (backup → green smoke): collectstatic on each web host after its venv, and the migration plan as soon
+    // as the primary's venv is ready, beside the other hosts' preparation.
+    const early = patched('prepare-before-window');
+    let earlyPlan: Promise<MigrationPlan> | undefined;
+    let earlyFlags: Promise<string[]> | undefined;
+    const planStep = () =>
+      step('plan migrations', () =>
+        activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
+        (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
+      );
+    const collectStep = (h: FleetHost) =>
+      step(label('collectstatic', h), () => activities.collectStatic.executeWithOptions(opts(label('collectstatic into the new release', h)), [{ environment: env, ...onHostArg(h), releaseId }]));
     const preparedAll = await settleAll(
       hosts.map(async (h) => {
         const p = await step(label('pull the code', h), () =>
@@ -701,6 +714,17 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
           activities.prepareVirtualenv.executeWithOptions(opts(label('virtualenv for the release requirements', h)), [{ environment: env, ...onHostArg(h), releaseId, requirementsHash: p.requirementsHash }]),
           (r) => (r.installed ? `installed ${r.venv}` : `requirements unchanged, reused ${r.venv}`),
         );
+        if (early) {
+          if (h.primary) {
+            earlyPlan = planStep();
+            // Which modules an open incident froze, read now rather than (a Django start) inside the critical window.
+            earlyFlags = patched('smoke-knows-frozen-modules')
+              ? activities.listDisabledModules.executeWithOptions(opts('module flags that are off (frozen by an incident)'), [{ environment: env, releaseId }])
+              : Promise.resolve([]);
+          }
+          // The plan's failure is the plan's to report (below): here only collectstatic can fail this host.
+          await Promise.all([h.web ? collectStep(h) : undefined, h.primary ? earlyPlan?.catch(() => undefined) : undefined, h.primary ? earlyFlags?.catch(() => undefined) : undefined]);
+        }
         const rec = hostRecord(h);
         if (rec) Object.assign(rec, { status: 'prepared', commit: p.commit });
         return p;
@@ -714,10 +738,9 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
     if (/^[0-9a-f]{40}$/.test(input.gitRef) && prepared.commit !== input.gitRef) {
       throw new DeploymentFailed('pull the code', `the hosts resolved ${prepared.commit}, not the approved commit ${input.gitRef}`);
     }
-    plan = await step('plan migrations', () =>
-      activities.planMigrations.executeWithOptions(opts('plan migrations: the exact SQL (migrate --plan, sqlmigrate)'), [{ environment: env, releaseId }]),
-      (r) => `${r.planned.length} pending: ${r.planned.map((m) => `${m.app}.${m.name}${m.irreversible ? ' (irreversible)' : ''}`).join(', ') || 'none'}`,
-    );
+    plan = await (earlyPlan ?? planStep());
+    // Read before the window: a failure here changes nothing on the hosts.
+    const flagsBefore = early ? await earlyFlags : undefined;
     // PostgreSQL's parser read the SQL in the activity; the domain judges its facts, both directions. Protected tables
     // come from the worker's config: the plan's list and the policy the deployment loaded.
     const protectedTables = [...new Set([...(plan.protectedTables ?? []), ...trust.protectedTables(env)])];
@@ -740,28 +763,39 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
 
     // Since the fresh-run-backup patch the backup is taken after every approval, immediately before the migration,
     // named by this run (no earlier run's dump can pass as it), sized from the database and restore-checked; before
-    // it, it was taken here, before a wait for people that could last days.
+    // it, it was taken here, before a wait for people that could last days. Since prepare-before-window the static
+    // files were collected during the preparation (above), and the reads of the window run beside each other.
     backupAfterApproval = patched('fresh-run-backup');
-    const statics = settleAll(
-      hosts
-        .filter((h) => h.web)
-        .map((h) => step(label('collectstatic', h), () => activities.collectStatic.executeWithOptions(opts(label('collectstatic into the new release', h)), [{ environment: env, ...onHostArg(h), releaseId }]))),
-    );
     const describeBackup = (b: BackupRecord) =>
       `${b.file}, ${b.sizeBytes} bytes, sha256 ${b.sha256.slice(0, 16)}…, ${b.verifiedEntries} entries verified` +
       (b.restoreCheck ? `; restored into ${b.restoreCheck.scratchDatabase}${b.restoreCheck.sample ? ' (protected tables only)' : ''} in ${(b.restoreCheck.durationMs / 1000).toFixed(1)} s, ${b.restoreCheck.tables.map((t) => `${t.table} ${t.restored}`).join(', ')} rows as in the source` : '');
+    const backupStep = () =>
+      step('back up the database', () =>
+        activities.backupDatabase.executeWithOptions(opts(`pg_dump + pg_restore --list of ${env}`), [{ environment: env, backupId: releaseId }]),
+        describeBackup,
+      );
+    const invariantsBeforeStep = () =>
+      record.previousReleaseId && !noInvariants
+        ? step('financial invariants before', () =>
+            activities.readInvariants.executeWithOptions(opts('financial invariants before'), [{ environment: env, releaseId: record.previousReleaseId! }]),
+          )
+        : Promise.resolve(null);
+    let invariantsBefore: InvariantSnapshot | null | undefined;
     if (!backupAfterApproval) {
-      // Static files and the verified backup side by side: neither touches what is served.
-      const [, backup] = await Promise.all([
-        statics,
-        step('back up the database', () =>
-          activities.backupDatabase.executeWithOptions(opts(`pg_dump + pg_restore --list of ${env}`), [{ environment: env, backupId: releaseId }]),
-          describeBackup,
-        ),
-      ]);
-      record.backup = backup;
-    } else {
-      await statics;
+      if (early) {
+        // The critical window opens with the backup. Both reads beside each other (neither writes); a destructive
+        // migration waits for its approval (of this backup) before the invariants are read, as before.
+        if (noInvariants) skipped('financial invariants before', 'the app declares no invariants hook');
+        const [backup, inv] = await Promise.all([backupStep(), classification.level === 'destructive' ? Promise.resolve(undefined) : invariantsBeforeStep()]);
+        record.backup = backup;
+        invariantsBefore = inv;
+      } else {
+        // Static files and the verified backup side by side: neither touches what is served.
+        const [, backup] = await Promise.all([settleAll(hosts.filter((h) => h.web).map((h) => collectStep(h))), backupStep()]);
+        record.backup = backup;
+      }
+    } else if (!early) {
+      await settleAll(hosts.filter((h) => h.web).map((h) => collectStep(h)));
     }
 
     if (classification.level === 'destructive') {
@@ -788,27 +822,32 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
       }
     }
 
-    if (noInvariants) skipped('financial invariants before', 'the app declares no invariants hook');
-    const invariantsBefore = record.previousReleaseId && !noInvariants
-      ? await step('financial invariants before', () =>
-          activities.readInvariants.executeWithOptions(opts('financial invariants before'), [{ environment: env, releaseId: record.previousReleaseId! }]),
-        )
-      : null;
-    record.invariants = { before: invariantsBefore, differences: [] };
-
-    let timeouts: DatabaseTimeouts | undefined;
-    if (backupAfterApproval) {
-      timeouts = await step('size the database work', () => database.measureDatabase.executeWithOptions(opts(`pg_database_size of ${env}: dump, restore and migrate timeouts`), [{ environment: env }]), (t) =>
+    if (noInvariants && !(early && !backupAfterApproval)) skipped('financial invariants before', 'the app declares no invariants hook');
+    // The fresh backup: the database sized first (its timeouts), then dumped for this run and restore-checked.
+    const freshBackup = async (): Promise<DatabaseTimeouts> => {
+      const sized = await step('size the database work', () => database.measureDatabase.executeWithOptions(opts(`pg_database_size of ${env}: dump, restore and migrate timeouts`), [{ environment: env }]), (t) =>
         `${t.sizeBytes} bytes: dump ≤ ${Math.round(t.dumpMs / 1000)} s, restore ≤ ${Math.round(t.restoreMs / 1000)} s, migrate ≤ ${Math.round(t.migrateMs / 60_000)} min`,
       );
-      record.databaseTimeouts = timeouts;
-      const sized = timeouts;
+      record.databaseTimeouts = sized;
       record.backup = await step('back up the database', () =>
         database.backupDatabase.executeWithOptions({ summary: `pg_dump of ${env} for this run, restored into a scratch database`, startToCloseTimeout: sized.backupMs }, [
           { environment: env, backupId: releaseId, runId: workflowInfo().runId, timeouts: sized },
         ]),
         describeBackup,
       );
+      return sized;
+    };
+    let timeouts: DatabaseTimeouts | undefined;
+    if (backupAfterApproval && early) {
+      // Both reads of the window beside each other (neither writes), after every approval.
+      const [inv, sized] = await Promise.all([invariantsBeforeStep(), freshBackup()]);
+      invariantsBefore = inv;
+      timeouts = sized;
+      record.invariants = { before: invariantsBefore, differences: [] };
+    } else {
+      if (invariantsBefore === undefined) invariantsBefore = await invariantsBeforeStep();
+      record.invariants = { before: invariantsBefore, differences: [] };
+      if (backupAfterApproval) timeouts = await freshBackup();
     }
     if (plan.planned.length > 0) {
       if (!record.backup) throw new DeploymentFailed('migrate', 'no verified backup: refusing to migrate (§6.1)');
@@ -832,7 +871,7 @@ async function runDeployment(input: DeploymentInput, cancelledAt: () => string |
     switched = true;
     // Host by host (or in the configured batches): each batch is switched, restarted and smoke-tested before the
     // next one is touched, so a failure leaves the rest of the fleet on the previous release.
-    let frozenModules: string[] | undefined;
+    let frozenModules: string[] | undefined = flagsBefore;
     const smokeResults: { host: string; result: SmokeResult }[] = [];
     let batchNo = 0;
     for (const batch of fleet ? rolloutBatches(hosts, fleet.batchSize) : [hosts]) {

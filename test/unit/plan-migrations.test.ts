@@ -35,34 +35,53 @@ function scriptedHost(answer: (shell: string, opts: ExecOptions) => Partial<Exec
   return { ssh, seen };
 }
 
-const base = (shell: string): Partial<ExecResult> | undefined => {
-  if (shell.includes('showmigrations')) return { stdout: 'banking\n [X] 0003_deposit_channel\n [ ] 0004_x\n' };
-  if (shell.includes('migrate --plan')) return { stdout: 'Planned operations:\nbanking.0004_x\n    Raw SQL operation\n' };
-  if (shell.includes("'shell' '-c'") || shell.includes(' shell -c ')) return { stdout: 'STEWARD-SIZES {"fin_fee": {"bytes": 8192, "rows": 3}}\n' };
-  return undefined;
+// The host's answer to PLAN_PY (one Django process): showmigrations, migrate --plan, sqlmigrate both ways.
+type Out = { code: number; out: string; err: string };
+const ok = (out: string): Out => ({ code: 0, out, err: '' });
+const failed = (err: string): Out => ({ code: 1, out: '', err });
+function planAnswer(forwards: Out, backwards: Out | null): string {
+  return `STEWARD-PLAN ${JSON.stringify({
+    show: ok('banking\n [X] 0003_deposit_channel\n [ ] 0004_x\n'),
+    plan: ok('Planned operations:\nbanking.0004_x\n    Raw SQL operation\n'),
+    sql: [{ app: 'banking', name: '0004_x', forwards, backwards }],
+  })}\n`;
+}
+const host = (plan: string) => (shell: string): Partial<ExecResult> => {
+  if (shell.includes('STEWARD-PLAN')) return { stdout: plan };
+  if (shell.includes('STEWARD-SIZES')) return { stdout: 'STEWARD-SIZES {"fin_fee": {"bytes": 8192, "rows": 3}}\n' };
+  return {};
 };
 
 test('planMigrations: a failing sqlmigrate stops the plan (an empty output is not safe SQL)', async () => {
-  const { ssh } = scriptedHost((shell) => base(shell) ?? (shell.includes('sqlmigrate') ? { exitCode: 1, stderr: 'django.db.utils.OperationalError: boom' } : {}));
+  const { ssh } = scriptedHost(host(planAnswer(failed('Traceback…\ndjango.db.utils.OperationalError: boom'), null)));
   const db = createDatabaseActivities({ config, ssh });
   await assert.rejects(db.planMigrations({ environment: 'staging', releaseId: 'r1' }), (err: Error & { type?: string }) => {
     assert.equal(err.type, 'SqlMigrateFailed');
-    assert.match(err.message, /sqlmigrate banking 0004_x exited with 1: .*boom/);
+    assert.match(err.message, /sqlmigrate banking 0004_x failed: .*boom/);
     return true;
   });
 });
 
 test('planMigrations: a failing --backwards other than IrreversibleError stops the plan too', async () => {
-  const { ssh } = scriptedHost((shell) => base(shell) ?? (shell.includes('--backwards') ? { exitCode: 1, stderr: 'ImportError: x' } : { stdout: 'DELETE FROM fin_fee;' }));
+  const { ssh } = scriptedHost(host(planAnswer(ok('DELETE FROM fin_fee;'), failed('ImportError: x'))));
   const db = createDatabaseActivities({ config, ssh });
-  await assert.rejects(db.planMigrations({ environment: 'staging', releaseId: 'r1' }), /sqlmigrate --backwards banking 0004_x exited with 1/);
+  await assert.rejects(db.planMigrations({ environment: 'staging', releaseId: 'r1' }), /sqlmigrate --backwards banking 0004_x failed: ImportError: x/);
 });
 
-test('planMigrations: facts both ways, irreversible from IrreversibleError, SQL asked whole, protected tables from the config', async () => {
-  const { ssh, seen } = scriptedHost((shell) => base(shell) ?? (shell.includes('--backwards') ? { exitCode: 1, stderr: 'django.db.migrations.exceptions.IrreversibleError: Operation RunSQL is not reversible' } : { stdout: 'BEGIN;\n--\n-- Raw SQL operation\n--\nDELETE FROM fin_fee;\nCOMMIT;\n' }));
+test('planMigrations: a pending migration the host did not answer for stops the plan', async () => {
+  const answer = `STEWARD-PLAN ${JSON.stringify({ show: ok('banking\n [X] 0003_deposit_channel\n'), plan: ok('Planned operations:\nbanking.0004_x\n'), sql: [] })}\n`;
+  const { ssh } = scriptedHost(host(answer));
+  await assert.rejects(createDatabaseActivities({ config, ssh }).planMigrations({ environment: 'staging', releaseId: 'r1' }), /0004_x is missing from the host's answer/);
+});
+
+test('planMigrations: facts both ways, irreversible from IrreversibleError, one Django process asked whole, protected tables from the config', async () => {
+  const { ssh, seen } = scriptedHost(
+    host(planAnswer(ok('BEGIN;\n--\n-- Raw SQL operation\n--\nDELETE FROM fin_fee;\nCOMMIT;\n'), failed('django.db.migrations.exceptions.IrreversibleError: Operation RunSQL is not reversible'))),
+  );
   const db = createDatabaseActivities({ config, ssh });
   const plan = await db.planMigrations({ environment: 'staging', releaseId: 'r1' });
   assert.equal(plan.planned[0]!.irreversible, true);
+  assert.deepEqual(plan.stateBefore, { banking: '0003_deposit_channel' });
   const f = plan.facts![0]!;
   assert.equal(f.irreversible, true);
   assert.equal(f.backwards, undefined);
@@ -71,11 +90,24 @@ test('planMigrations: facts both ways, irreversible from IrreversibleError, SQL 
   assert.deepEqual(f.forwards.statements[1]!.writes, ['fin_fee']);
   assert.ok(plan.protectedTables!.includes('fin_fee') && plan.protectedTables!.includes('ledger_extra') && plan.protectedTables!.includes('audit_log'), JSON.stringify(plan.protectedTables));
   assert.deepEqual(plan.tableSizes, { fin_fee: { bytes: 8192, rows: 3 } });
-  for (const s of seen.filter((x) => x.shell.includes('sqlmigrate'))) assert.equal(s.opts.whole, true, s.shell);
+  // Two execs: the plan (one Django start, its output kept whole) and the sizes.
+  assert.equal(seen.length, 2, seen.map((s) => s.shell).join('\n'));
+  assert.equal(seen[0]!.opts.whole, true);
   // The relation names reach the host on stdin, never in the command line.
   const sizes = seen.find((x) => x.opts.stdin !== undefined && x.shell.includes('STEWARD-SIZES'));
   assert.ok(sizes, 'the sizes query ran');
   assert.deepEqual(JSON.parse(sizes.opts.stdin!), ['fin_fee']);
+});
+
+test('planInOneProcess: the exact command; the script is a constant', async () => {
+  const { planInOneProcess, PLAN_PY } = await import('../../src/commands/python');
+  assert.deepEqual(planInOneProcess({ dir: '/srv/app/releases/r1', managePy: 'src/manage.py', settingsModule: 'ledger.settings' }), {
+    kind: 'argv',
+    argv: ['/srv/app/releases/r1/.venv/bin/python', 'src/manage.py', 'shell', '-c', PLAN_PY],
+    cwd: '/srv/app/releases/r1',
+    env: { DJANGO_SETTINGS_MODULE: 'ledger.settings' },
+  });
+  for (const c of ['"showmigrations", "--list"', '"migrate", "--plan", "--noinput"', '"sqlmigrate", m.group(1)', '"sqlmigrate", "--backwards"']) assert.ok(PLAN_PY.includes(c), c);
 });
 
 test('tableSizes: the exact command; relation names travel on stdin, the script is a constant', async () => {

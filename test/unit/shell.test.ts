@@ -77,7 +77,7 @@ describe('deployment command builders (exact commands)', () => {
   it('builds a venv under a lock, skipping a finished one', () => {
     assert.equal(
       toShell(buildVenv('python3', '/srv/app/venvs/abc', '/srv/app/releases/r1/requirements.txt')),
-      `flock /srv/app/venvs/abc.lock sh -c 'test -f "$1/.steward-complete" && exit 0; rm -rf -- "$1" && "$2" -m venv "$1" && "$1/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$3" && touch -- "$1/.steward-complete"' build-venv /srv/app/venvs/abc python3 /srv/app/releases/r1/requirements.txt`,
+      `flock /srv/app/venvs/abc.lock sh -c 'test -f "$1/.steward-complete" && exit 0; rm -rf -- "$1" || exit 1; if ! { "$2" -m venv --without-pip "$1" && "$2" -m pip --python "$1/bin/python" install --quiet --disable-pip-version-check --no-input --no-compile -r "$3"; }; then rm -rf -- "$1" && "$2" -m venv "$1" && "$1/bin/pip" install --quiet --disable-pip-version-check --no-input --no-compile -r "$3" || exit 1; fi; touch -- "$1/.steward-complete"' build-venv /srv/app/venvs/abc python3 /srv/app/releases/r1/requirements.txt`,
     );
   });
   it('passes the database password on stdin, never in the command', () => {
@@ -107,5 +107,56 @@ describe('restore-check and sizing commands (exact argv)', () => {
     assert.throws(() => rowCounts(t, ["a'b"]), /not a plain table name/);
     assert.ok(inner(databaseSize(t))!.includes('--command=SELECT pg_database_size(current_database()) AS bytes'));
     assert.deepEqual(fileModifiedAt('/b/x.dump'), { kind: 'argv', argv: ['stat', '-c', '%Y', '--', '/b/x.dump'] });
+  });
+});
+
+import { batchScript, remoteShell, splitBatchOutput } from '../../src/commands/shell';
+
+describe('the exec request and batches (one channel per step)', () => {
+  const NONCE = '0123456789abcdef0123456789abcdef';
+  it('replaces the login shell with bash that reads no startup file, BASH_ENV and ENV unset', () => {
+    assert.equal(remoteShell('echo hi'), "exec env -u BASH_ENV -u ENV bash --noprofile --norc -c 'echo hi'");
+  });
+  it('prepends a wrapper as argv (setsid, flock), quoted like any value', () => {
+    assert.equal(remoteShell('true', ['flock', '/srv/app/locks/migrate lock']), "exec env -u BASH_ENV -u ENV flock '/srv/app/locks/migrate lock' bash --noprofile --norc -c true");
+  });
+  it('builds the batch script exactly: stdin only where asked, a marker after each command, stop on a failure not allowed', () => {
+    assert.equal(
+      batchScript([{ command: cmd(['test', '-f', '/srv/x y']), allowFailure: true }, { command: cmd(['cat']), stdin: true }], NONCE),
+      `( test -f '/srv/x y' ) </dev/null; rc=$?; printf '\\n%s %d %d\\n' ${NONCE} 0 "$rc"; printf '\\n%s %d %d\\n' ${NONCE} 0 "$rc" >&2;\n` +
+        `( cat ); rc=$?; printf '\\n%s %d %d\\n' ${NONCE} 1 "$rc"; printf '\\n%s %d %d\\n' ${NONCE} 1 "$rc" >&2; [ "$rc" -eq 0 ] || exit "$rc";`,
+    );
+    assert.throws(() => batchScript([{ command: cmd(['true']) }], 'not-hex'), UnsafeArgumentError);
+    assert.throws(() => batchScript([], NONCE), UnsafeArgumentError);
+  });
+  it('runs for real: each command its own output and exit code, hostile values intact, a forged marker is text, the secret reaches only its step', () => {
+    const steps = [
+      ...HOSTILE.slice(0, 12).map((v) => ({ command: cmd(['printf', '%s', v]) })),
+      { command: cmd(['sh', '-c', 'echo "\n$1 0 0" ; exit 3', 'forge', 'ffffffffffffffffffffffffffffffff']), allowFailure: true },
+      // A step without stdin reads /dev/null: the secret is still there for the step that asks for it.
+      { command: cmd(['sh', '-c', 'cat; echo end']) },
+      { command: { kind: 'secretStdin' as const, envName: 'S3CRET', command: cmd(['sh', '-c', 'printf %s "$S3CRET"']) }, stdin: true },
+      { command: cmd(['sh', '-c', 'echo on stderr >&2; exit 7']) },
+      { command: cmd(['echo', 'never runs']) },
+    ];
+    const r = (() => {
+      try {
+        execFileSync('bash', ['-c', batchScript(steps, NONCE)], { input: 'the secret\n', encoding: 'utf8', stdio: 'pipe' });
+        return { status: 0, stdout: '', stderr: '' };
+      } catch (err) {
+        const e = err as { status: number; stdout: string; stderr: string };
+        return { status: e.status, stdout: e.stdout, stderr: e.stderr };
+      }
+    })();
+    assert.equal(r.status, 7, 'the batch stops at the failure and exits with its code');
+    const out = splitBatchOutput(r.stdout, NONCE);
+    const err = splitBatchOutput(r.stderr, NONCE);
+    assert.deepEqual(out.outputs.slice(0, 12), HOSTILE.slice(0, 12));
+    assert.equal(out.exitCodes[12], 3, 'a forged marker (another nonce) is only text');
+    assert.match(out.outputs[12]!, /ffff/);
+    assert.equal(out.outputs[13], 'end\n');
+    assert.equal(out.outputs[14], 'the secret');
+    assert.deepEqual([out.exitCodes.length, out.exitCodes[15]], [16, 7], 'the last command never ran');
+    assert.equal(err.outputs[15], 'on stderr\n');
   });
 });

@@ -3,11 +3,11 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { redact } from '../../config/redact';
 import type { RepoAccess } from '../../commands/repo-access';
-import type { RemoteCommand } from '../../commands/shell';
+import type { BatchStep, RemoteCommand } from '../../commands/shell';
 import { resolveSecret } from '../../config/secrets';
 import { primaryHost, type EnvironmentConfig, type HostConfig, type StewardConfig } from '../../config/schema';
 import { environmentOf } from '../environment';
-import type { ExecOptions, ExecResult, SshPool } from '../remote/ssh';
+import type { BatchOptions, BatchResult, ExecOptions, ExecResult, SshPool } from '../remote/ssh';
 
 export interface DeploymentDeps {
   config: StewardConfig;
@@ -18,6 +18,8 @@ export interface HostRun {
   env: EnvironmentConfig;
   host: HostConfig;
   run(command: RemoteCommand, opts?: ExecOptions): Promise<ExecResult>;
+  /** A step's commands in one exec (one channel, one remote shell). */
+  batch(steps: readonly BatchStep[], opts?: BatchOptions): Promise<BatchResult>;
 }
 
 /** Heartbeats carry only progress text, never command output that could hold a secret. */
@@ -61,27 +63,29 @@ export function onHost(deps: DeploymentDeps, environment: string, hostName?: str
       baseUrl: host.baseUrl ?? base.app.baseUrl,
     },
   };
+  type OnOutput = ExecOptions['onOutput'];
+  async function withBeat<T>(fn: (onOutput: (inner: OnOutput) => OnOutput) => Promise<T>): Promise<T> {
+    let lines = 0;
+    // A steady heartbeat while a command runs: a dead worker is noticed within the heartbeat timeout,
+    // not after the (long) start-to-close timeout.
+    const beat = setInterval(() => heartbeat(`${host!.name}: running, ${lines} lines of output`), 5_000);
+    try {
+      return await fn((inner) => (stream, text) => {
+        lines += text.split('\n').length - 1;
+        inner?.(stream, text);
+      });
+    } finally {
+      clearInterval(beat);
+    }
+  }
   return {
     env,
     host,
-    async run(command, opts = {}) {
-      let lines = 0;
-      // A steady heartbeat while a command runs: a dead worker is noticed within the heartbeat timeout,
-      // not after the (long) start-to-close timeout.
-      const beat = setInterval(() => heartbeat(`${host.name}: running, ${lines} lines of output`), 5_000);
-      try {
-        return await deps.ssh.exec(host, command, {
-          timeoutMs: 15 * 60_000,
-          signal: cancellation(),
-          ...opts,
-          onOutput: (stream, text) => {
-            lines += text.split('\n').length - 1;
-            opts.onOutput?.(stream, text);
-          },
-        });
-      } finally {
-        clearInterval(beat);
-      }
+    run(command, opts = {}) {
+      return withBeat((onOutput) => deps.ssh.exec(host, command, { timeoutMs: 15 * 60_000, signal: cancellation(), ...opts, onOutput: onOutput(opts.onOutput) }));
+    },
+    batch(steps, opts = {}) {
+      return withBeat((onOutput) => deps.ssh.execBatch(host, steps, { timeoutMs: 15 * 60_000, signal: cancellation(), ...opts, onOutput: onOutput(opts.onOutput) }));
     },
   };
 }
@@ -94,4 +98,12 @@ export function repoAccessOf(env: EnvironmentConfig): { access?: RepoAccess; std
   const c = env.app.repoCredentials;
   if (!c) return {};
   return { access: { username: c.username }, stdin: `${resolveSecret(c.token).reveal()}\n` };
+}
+
+/**
+ * The exec's stdin for a batch in which `steps` commands each read the token (one line each, by `read`, which takes
+ * exactly one line from a pipe): the token line once per reader. None when the repo needs no credentials.
+ */
+export function tokenLines(stdin: string | undefined, steps: number): string | undefined {
+  return stdin === undefined ? undefined : stdin.repeat(steps);
 }

@@ -28,11 +28,9 @@ import {
   appRelease,
   featureFlag,
   financialInvariants,
-  migrate,
-  migratePlan,
+  migrateAndShow,
   migrateTo,
-  showMigrations,
-  sqlMigrate,
+  planInOneProcess,
   tableSizes,
 } from '../../commands/python';
 import { parsePolicyConfig } from '../../domain/policy';
@@ -98,6 +96,18 @@ export interface MigrationPlan {
   tableSizes?: Record<string, TableSize>;
   /** The protected tables of the worker's config (policy and environment), so the judgement needs no workflow input. */
   protectedTables?: string[];
+}
+
+interface CommandOutput {
+  code: number;
+  out: string;
+  err: string;
+}
+/** What PLAN_PY prints after STEWARD-PLAN. */
+interface PlanOutput {
+  show: CommandOutput;
+  plan: CommandOutput;
+  sql: { app: string; name: string; forwards: CommandOutput; backwards: CommandOutput | null }[];
 }
 
 const IRREVERSIBLE_ERROR = /IrreversibleError|not reversible|NotImplementedError/;
@@ -226,31 +236,41 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       const h = onHost(deps, input.environment);
       const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
       await loadSqlParser();
-      const stateBefore = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
-      const pending = parseMigratePlan((await h.run(migratePlan(dir))).stdout);
+      // One Django start for the whole plan (showmigrations, migrate --plan, sqlmigrate both ways per migration).
+      const r = await h.run(planInOneProcess(dir), { whole: true });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('STEWARD-PLAN '));
+      if (!line) throw ApplicationFailure.nonRetryable(`the migration plan printed no result: ${r.stderr.trim().split('\n').slice(-3).join(' / ') || 'no output'}`, 'PlanFailed');
+      const out = JSON.parse(line.slice('STEWARD-PLAN '.length)) as PlanOutput;
+      const tail = (x: CommandOutput) => x.err.trim().split('\n').slice(-3).join(' / ') || 'no output';
+      if (out.show.code !== 0) throw ApplicationFailure.nonRetryable(`showmigrations failed: ${tail(out.show)}`, 'PlanFailed');
+      if (out.plan.code !== 0) throw ApplicationFailure.nonRetryable(`migrate --plan failed: ${tail(out.plan)}`, 'PlanFailed');
+      const stateBefore = parseShowMigrations(out.show.out);
+      const pending = parseMigratePlan(out.plan.out);
       const planned: PlannedMigration[] = [];
       const facts: MigrationFacts[] = [];
-      for (const m of pending) {
-        const fwd = await h.run(sqlMigrate(dir, m.app, m.name), { allowFailure: true, whole: true });
-        if (fwd.exitCode !== 0) {
-          const tail = fwd.stderr.trim().split('\n').slice(-3).join(' / ');
-          throw ApplicationFailure.nonRetryable(`sqlmigrate ${m.app} ${m.name} exited with ${fwd.exitCode}: ${tail || 'no output'}; the plan stops (its SQL cannot be judged)`, 'SqlMigrateFailed');
+      for (const [i, m] of pending.entries()) {
+        const sql = out.sql[i];
+        if (!sql || sql.app !== m.app || sql.name !== m.name) {
+          throw ApplicationFailure.nonRetryable(`the plan of ${m.app}.${m.name} is missing from the host's answer; the plan stops`, 'SqlMigrateFailed');
+        }
+        const fwd = sql.forwards;
+        if (fwd.code !== 0) {
+          throw ApplicationFailure.nonRetryable(`sqlmigrate ${m.app} ${m.name} failed: ${tail(fwd)}; the plan stops (its SQL cannot be judged)`, 'SqlMigrateFailed');
         }
         // Django marks IRREVERSIBLE only in a backwards plan; asking for the backwards SQL tells us for each one.
-        const back = await h.run(sqlMigrate(dir, m.app, m.name, true), { allowFailure: true, whole: true });
-        const noReverse = back.exitCode !== 0 && IRREVERSIBLE_ERROR.test(back.stderr);
-        if (back.exitCode !== 0 && !noReverse) {
-          const tail = back.stderr.trim().split('\n').slice(-3).join(' / ');
-          throw ApplicationFailure.nonRetryable(`sqlmigrate --backwards ${m.app} ${m.name} exited with ${back.exitCode}: ${tail || 'no output'}; the plan stops`, 'SqlMigrateFailed');
+        const back = sql.backwards ?? { code: 1, out: '', err: 'not asked' };
+        const noReverse = back.code !== 0 && IRREVERSIBLE_ERROR.test(back.err);
+        if (back.code !== 0 && !noReverse) {
+          throw ApplicationFailure.nonRetryable(`sqlmigrate --backwards ${m.app} ${m.name} failed: ${tail(back)}; the plan stops`, 'SqlMigrateFailed');
         }
         const irreversible = m.irreversible || noReverse;
-        planned.push({ ...m, irreversible, sql: fwd.stdout });
+        planned.push({ ...m, irreversible, sql: fwd.out });
         facts.push({
           app: m.app,
           name: m.name,
           irreversible,
-          forwards: readMigrationSql(fwd.stdout),
-          ...(noReverse ? {} : { backwards: readMigrationSql(back.stdout) }),
+          forwards: readMigrationSql(fwd.out),
+          ...(noReverse ? {} : { backwards: readMigrationSql(back.out) }),
         });
       }
       const plan: MigrationPlan = { planned, stateBefore, facts, protectedTables: protectedTablesOf(deps, h.env.database.protectedTables) };
@@ -279,11 +299,15 @@ export function createDatabaseActivities(deps: DeploymentDeps) {
       const h = onHost(deps, input.environment);
       const dir = appRelease(h.env.app, releasePaths(h.env.app.deployRoot, input.releaseId).release);
       const timeoutMs = input.timeoutMs ?? timeoutsOf(h.env, 0).migrateMs;
-      const r = await lockedRun(h, migrate(dir), timeoutMs, 'migrate');
+      // One Django start: migrate, then the state it left (showmigrations) after the line STEWARD-APPLIED; under the
+      // database's host lock and in a process group, like a bare migrate.
+      const r = await lockedRun(h, migrateAndShow(dir), timeoutMs, 'migrate');
       if (r.exitCode !== 0) {
         throw refuse(`migrate exited with ${r.exitCode}: ${tail(r) || 'no output'}; not retried (it may have changed part of the database): the deployment rolls back and a person decides on a restore`, 'MigrationFailed');
       }
-      const applied = parseShowMigrations((await h.run(showMigrations(dir))).stdout);
+      const at = r.stdout.lastIndexOf('\nSTEWARD-APPLIED\n');
+      if (at < 0) throw refuse('migrate printed no state after it ran (no STEWARD-APPLIED line)', 'MigrationFailed');
+      const applied = parseShowMigrations(r.stdout.slice(at + '\nSTEWARD-APPLIED\n'.length));
       return { applied, durationMs: r.durationMs };
     },
 

@@ -1,14 +1,15 @@
 // Preparing a release beside the live one, switching to it atomically, and restarting Gunicorn.
 import { ApplicationFailure } from '@temporalio/common';
-import { masterVenv, runningMaster, signalMaster, startGunicorn, writeHandoverConfig } from '../../commands/gunicorn';
+import { runningMasterAndVenv, signalMaster, startGunicorn, writeHandoverConfig } from '../../commands/gunicorn';
 import { handOver } from './handover';
 import { appRelease, buildVenv, collectStatic as collectStaticCommand, linkVenv, venvMarker, venvPath } from '../../commands/python';
 import {
+  COMMIT,
   ensureMirror,
-  extractRelease,
+  extractUnlessMarked,
   fetchMirror,
+  fetchMirrorUnlessHas,
   readCurrent,
-  readMarker,
   releasePaths,
   removeRelease,
   resolveCommit,
@@ -18,7 +19,8 @@ import {
 } from '../../commands/release';
 import { cmd } from '../../commands/shell';
 import { systemctl } from '../../commands/systemd';
-import { heartbeat, onHost, repoAccessOf, type DeploymentDeps } from './context';
+import { RemoteCommandError, type StepResult } from '../remote/ssh';
+import { heartbeat, onHost, repoAccessOf, tokenLines, type DeploymentDeps } from './context';
 
 export interface PreparedRelease {
   releaseId: string;
@@ -30,40 +32,73 @@ export interface PreparedRelease {
 
 export function createReleaseActivities(deps: DeploymentDeps) {
   return {
-    /** Fetches the ref into releases/<id>; never touches the live release. Idempotent: a whole release dir is reused. */
+    /**
+     * Fetches the ref into releases/<id>; never touches the live release. Idempotent: a whole release dir is reused.
+     * One exec: mirror, fetch (skipped when the ref is a commit the mirror has: the gate's fetch is reused), resolve,
+     * extract unless the release dir already holds the commit, and the requirements' hash.
+     */
     async prepareRelease(input: { environment: string; host?: string; releaseId: string; gitRef: string }): Promise<PreparedRelease> {
       const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
+      const unknownRef = () => ApplicationFailure.nonRetryable(`git ref ${JSON.stringify(input.gitRef)} does not name a commit in ${h.env.app.repo}`, 'UnknownGitRef');
+      const requirements = sha256OfFile(`${p.release}/requirements.txt`);
+      // With repo access the clone and the fetch read the token from the exec's stdin, one line each.
       const repo = repoAccessOf(h.env);
-      await h.run(ensureMirror(p, h.env.app.repo, repo.access), { stdin: repo.stdin });
-      await h.run(fetchMirror(p, h.env.app.repo, repo.access), { stdin: repo.stdin });
-      const resolved = await h.run(resolveCommit(p, input.gitRef), { allowFailure: true });
-      const commit = resolved.stdout.trim();
-      if (resolved.exitCode !== 0 || !/^[0-9a-f]{40}$/.test(commit)) {
-        throw ApplicationFailure.nonRetryable(`git ref ${JSON.stringify(input.gitRef)} does not name a commit in ${h.env.app.repo}`, 'UnknownGitRef');
+      const reads = repo.stdin !== undefined;
+      let commit: string;
+      let out: StepResult[];
+      if (COMMIT.test(input.gitRef)) {
+        commit = input.gitRef;
+        try {
+          out = (await h.batch(
+            [
+              { command: ensureMirror(p, h.env.app.repo, repo.access), stdin: reads },
+              { command: fetchMirrorUnlessHas(p, commit, h.env.app.repo, repo.access), stdin: reads },
+              { command: resolveCommit(p, commit) },
+              { command: extractUnlessMarked(p, commit) },
+              { command: requirements },
+            ],
+            { stdin: tokenLines(repo.stdin, 2) },
+          )).steps;
+        } catch (err) {
+          if (err instanceof RemoteCommandError && err.step === 2) throw unknownRef();
+          throw err;
+        }
+        if (out[2]!.stdout.trim() !== commit) throw unknownRef();
+      } else {
+        // A ref by name: resolved first (after a fetch), then extracted.
+        const first = (await h.batch(
+          [
+            { command: ensureMirror(p, h.env.app.repo, repo.access), stdin: reads },
+            { command: fetchMirror(p, h.env.app.repo, repo.access), stdin: reads },
+            { command: resolveCommit(p, input.gitRef), allowFailure: true },
+          ],
+          { stdin: tokenLines(repo.stdin, 2) },
+        )).steps;
+        commit = first[2]!.stdout.trim();
+        if (first[2]!.exitCode !== 0 || !COMMIT.test(commit)) throw unknownRef();
+        out = [...first.slice(0, 3), ...(await h.batch([{ command: extractUnlessMarked(p, commit) }, { command: requirements }])).steps];
       }
-      const marker = await h.run(readMarker(p), { allowFailure: true });
-      let reused = false;
-      if (marker.exitCode === 0 && marker.stdout.trim() === commit) reused = true;
-      else await h.run(extractRelease(p, commit));
-      const req = await h.run(sha256OfFile(`${p.release}/requirements.txt`));
-      return { releaseId: input.releaseId, releaseDir: p.release, commit, requirementsHash: req.stdout.split(/\s+/)[0]!, reused };
+      const reused = out[3]!.stdout.trim() === 'reused';
+      return { releaseId: input.releaseId, releaseDir: p.release, commit, requirementsHash: out[4]!.stdout.split(/\s+/)[0]!, reused };
     },
 
-    /** One venv per requirements hash: unchanged requirements cost nothing; old releases keep their own venv. */
+    /** One venv per requirements hash: unchanged requirements cost nothing; old releases keep their own venv. One exec. */
     async prepareVirtualenv(input: { environment: string; host?: string; releaseId: string; requirementsHash: string }): Promise<{ venv: string; installed: boolean }> {
       const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
       const venv = venvPath(p.venvs, input.requirementsHash);
-      await h.run(cmd(['mkdir', '-p', '--', p.venvs]));
-      const exists = await h.run(cmd(['test', '-f', venvMarker(venv)]), { allowFailure: true });
-      let installed = false;
-      if (exists.exitCode !== 0) {
-        await h.run(buildVenv(h.env.app.python, venv, `${p.release}/requirements.txt`), { timeoutMs: 30 * 60_000 });
-        installed = true;
-      }
-      await h.run(linkVenv(venv, p.release));
-      return { venv, installed };
+      const r = await h.batch(
+        [
+          { command: cmd(['mkdir', '-p', '--', p.venvs]) },
+          { command: cmd(['test', '-f', venvMarker(venv)]), allowFailure: true },
+          // Builds nothing when the venv is complete (it checks the marker again under its lock).
+          { command: buildVenv(h.env.app.python, venv, `${p.release}/requirements.txt`) },
+          { command: linkVenv(venv, p.release) },
+        ],
+        { timeoutMs: 30 * 60_000 },
+      );
+      return { venv, installed: r.steps[1]!.exitCode !== 0 };
     },
 
     async collectStatic(input: { environment: string; host?: string; releaseId: string }): Promise<{ durationMs: number }> {
@@ -86,9 +121,9 @@ export function createReleaseActivities(deps: DeploymentDeps) {
     async switchRelease(input: { environment: string; host?: string; releaseId: string }): Promise<{ previousReleaseId: string | null }> {
       const h = onHost(deps, input.environment, input.host);
       const p = releasePaths(h.env.app.deployRoot, input.releaseId);
-      const before = (await h.run(readCurrent(p))).stdout.trim();
-      await h.run(cmd(['test', '-f', p.marker]));
-      await h.run(switchCurrent(p, p.release));
+      // One exec: where `current` points before, the release is whole, the atomic switch.
+      const r = await h.batch([{ command: readCurrent(p) }, { command: cmd(['test', '-f', p.marker]) }, { command: switchCurrent(p, p.release) }]);
+      const before = r.steps[0]!.stdout.trim();
       const prev = before ? before.split('/').filter(Boolean).pop()! : null;
       return { previousReleaseId: prev };
     },
@@ -104,25 +139,30 @@ export function createReleaseActivities(deps: DeploymentDeps) {
       const app = h.env.app;
       const root = app.deployRoot;
       const p = releasePaths(root, input.releaseId);
-      const venv = (await h.run(cmd(['readlink', '--', `${p.release}/.venv`]))).stdout.trim();
       const hook = app.hooks.restart;
+      const marker = `${root}/shared/.steward-running-venv`;
+      // Two execs: what runs now (the release's venv, the running master or the venv last started), then the action.
+      const probe = await h.batch([
+        { command: cmd(['readlink', '--', `${p.release}/.venv`]) },
+        { command: hook.strategy === 'gunicorn' ? runningMasterAndVenv(root) : cmd(['cat', '--', marker]), allowFailure: true },
+      ]);
+      const venv = probe.steps[0]!.stdout.trim();
       let mode: 'started' | 'reloaded' | 'restarted';
       if (hook.strategy === 'gunicorn') {
         const bind = app.bind ?? new URL(app.baseUrl).host;
         const spec = { deployRoot: root, bind, wsgi: app.wsgi, workers: app.workers, venv, settingsModule: app.settingsModule };
-        const pidText = (await h.run(runningMaster(root))).stdout.trim();
+        const [pidText = '', running = ''] = probe.steps[1]!.stdout.trim().split('\n').map((l) => l.trim());
+        const logs = cmd(['mkdir', '-p', '--', `${root}/shared/logs`]);
         if (!pidText) {
-          await h.run(cmd(['mkdir', '-p', '--', `${root}/shared/logs`]));
-          await h.run(writeHandoverConfig(root));
-          await h.run(startGunicorn(spec));
+          await h.batch([{ command: logs }, { command: writeHandoverConfig(root) }, { command: startGunicorn(spec) }]);
           mode = 'started';
         } else {
           const pid = Number(pidText);
-          const running = (await h.run(masterVenv(pid))).stdout.trim();
           if (running === venv) {
             await h.run(signalMaster(pid, 'HUP'));
             mode = 'reloaded';
           } else {
+            // The zero-downtime handover (USR2, then the old master retired): its own steps and checks, unbatched.
             await handOver(h, pid, spec, { baseUrl: app.baseUrl, releaseId: input.releaseId, health: app.health });
             mode = 'restarted';
           }
@@ -130,16 +170,14 @@ export function createReleaseActivities(deps: DeploymentDeps) {
       } else {
         // The app's own supervisor runs it: Steward remembers which venv it last (re)started it with, to choose
         // between a reload (code only) and a restart (new interpreter and dependencies).
-        const marker = `${root}/shared/.steward-running-venv`;
-        const running = (await h.run(cmd(['cat', '--', marker]), { allowFailure: true })).stdout.trim();
+        const running = probe.steps[1]!.exitCode === 0 ? probe.steps[1]!.stdout.trim() : '';
         const full = running !== venv;
-        if (hook.strategy === 'systemd') {
-          await h.run(systemctl(hook.unit, full ? 'restart' : 'reload', { sudo: hook.sudo ?? h.host.user !== 'root' }));
-        } else {
-          await h.run(cmd(full ? (hook.restart ?? hook.reload) : hook.reload, { cwd: p.release }));
-        }
+        const action =
+          hook.strategy === 'systemd'
+            ? systemctl(hook.unit, full ? 'restart' : 'reload', { sudo: hook.sudo ?? h.host.user !== 'root' })
+            : cmd(full ? (hook.restart ?? hook.reload) : hook.reload, { cwd: p.release });
         // Written as soon as the command ran: a rollback must know the process now runs this venv, healthy or not.
-        await h.run({ kind: 'redirect', command: cmd(['echo', venv]), stdoutTo: marker });
+        await h.batch([{ command: action }, { command: { kind: 'redirect', command: cmd(['echo', venv]), stdoutTo: marker } }]);
         mode = full ? (running ? 'restarted' : 'started') : 'reloaded';
       }
       await waitForRelease(app.baseUrl, input.releaseId, 45_000, app.health);

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { listTags, pushTag, tagCommit, tagTarget } from '../../commands/git';
+import { listTags, pushTag, tagCommit, tagNames, tagTarget } from '../../commands/git';
 import { releasePaths } from '../../commands/release';
+import { RemoteCommandError, type StepResult } from '../remote/ssh';
 import { onHost, repoAccessOf, type DeploymentDeps } from './context';
 
 export function createTagActivities(deps: DeploymentDeps) {
@@ -15,18 +16,28 @@ export function createTagActivities(deps: DeploymentDeps) {
     async tagRelease(input: { environment: string; tag: string; commit: string; changeId: string }): Promise<{ tag: string; created: boolean }> {
       const h = onHost(deps, input.environment);
       const p = releasePaths(h.env.app.deployRoot, 'probe');
-      const existing = await h.run(tagTarget(p.mirror, input.tag), { allowFailure: true });
-      let created = false;
-      if (existing.exitCode === 0) {
-        if (existing.stdout.trim() !== input.commit) {
+      const taken = (existing: StepResult) => {
+        if (existing.exitCode === 0 && existing.stdout.trim() !== input.commit) {
           throw ApplicationFailure.nonRetryable(`tag ${input.tag} already names another commit (${existing.stdout.trim().slice(0, 12)})`, 'TagTaken');
         }
-      } else {
-        await h.run(tagCommit(p.mirror, input.tag, input.commit, `Release ${input.tag} (change ${input.changeId}), deployed by Steward`));
-        created = true;
-      }
+      };
+      // One exec: the tag's commit if it exists; the tag unless it names this commit (a tag on another commit stops the
+      // batch before the push); the push.
+      // With repo access only the push reads the token, from the exec's stdin.
       const repo = repoAccessOf(h.env);
-      await h.run(pushTag(p.mirror, h.env.app.repo, input.tag, repo.access), { stdin: repo.stdin });
+      let steps: readonly StepResult[];
+      try {
+        steps = (await h.batch([
+          { command: tagTarget(p.mirror, input.tag), allowFailure: true },
+          { command: { kind: 'or', commands: [tagNames(p.mirror, input.tag, input.commit), tagCommit(p.mirror, input.tag, input.commit, `Release ${input.tag} (change ${input.changeId}), deployed by Steward`)] } },
+          { command: pushTag(p.mirror, h.env.app.repo, input.tag, repo.access), stdin: repo.stdin !== undefined },
+        ], { stdin: repo.stdin })).steps;
+      } catch (err) {
+        if (err instanceof RemoteCommandError && err.steps?.[0]) taken(err.steps[0]);
+        throw err;
+      }
+      taken(steps[0]!);
+      const created = steps[0]!.exitCode !== 0;
       return { tag: input.tag, created };
     },
   };

@@ -1,12 +1,12 @@
 // The one small executor: runs RemoteCommands on a host over SSH with a pinned host key.
 // Connections are pooled per host; commands are shell text produced by src/commands/shell.ts only.
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, type ConnectConfig } from 'ssh2';
 import type { HostConfig } from '../../config/schema';
 import { redact } from '../../config/redact';
 import { resolveSecret } from '../../config/secrets';
-import { randomUUID } from 'node:crypto';
-import { quoteArg, toShell, type RemoteCommand } from '../../commands/shell';
-import { inProcessGroup, killProcessGroup, parseProcessGroup, processGroupFile, readProcessGroup, removeProcessGroupFile } from '../../commands/process';
+import { batchScript, inProcessGroupScript, remoteShell, splitBatchOutput, toShell, type Argv, type BatchStep, type RemoteCommand } from '../../commands/shell';
+import { killProcessGroup, parseProcessGroup, processGroupFile, readProcessGroup, removeProcessGroupFile } from '../../commands/process';
 
 export class HostKeyMismatchError extends Error {
   override name = 'HostKeyMismatchError';
@@ -18,6 +18,9 @@ export class RemoteCommandError extends Error {
     readonly exitCode: number | null,
     readonly stdout: string,
     readonly stderr: string,
+    /** In a batch: the place (0-based) of the command that failed, and the results of every command that ran. */
+    readonly step?: number,
+    readonly steps?: readonly StepResult[],
   ) {
     super(message);
   }
@@ -48,6 +51,35 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Run in a process group of its own, killed on timeout or cancellation; default: when timeoutMs or signal is set. */
   group?: boolean;
+  /** Argv the remote shell runs under (e.g. setsid, flock): prepended to the exec request, never shell text. */
+  wrap?: Argv;
+}
+
+export type BatchOptions = Omit<ExecOptions, 'allowFailure'>;
+
+export interface StepResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface BatchResult {
+  steps: StepResult[];
+  durationMs: number;
+}
+
+interface RawResult {
+  code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+function failure(host: HostConfig, code: number | null | undefined, signal: string | undefined, stdout: string, stderr: string, where = '', step?: number, steps?: StepResult[]): RemoteCommandError {
+  const why = code === null || code === undefined ? `was cut off${signal ? ` by ${signal}` : ''}` : `exited with ${code}`;
+  const tail = (stderr || stdout).trim().split('\n').slice(-5).join('\n');
+  return new RemoteCommandError(redact(`command on ${host.name}${where} ${why}${tail ? `: ${tail}` : ''}`), code ?? null, redact(stdout), stderr, step, steps);
 }
 
 /** How long a killed group has between TERM and KILL. */
@@ -150,17 +182,63 @@ export class SshPool {
     }
   }
 
-  async exec(host: HostConfig, command: RemoteCommand, opts: ExecOptions = {}): Promise<ExecResult> {
+  /** Whether a command gets a process group of its own (and the pid file it writes its group id to). */
+  #groupFile(opts: ExecOptions): string | undefined {
     const grouped = opts.group ?? (opts.timeoutMs !== undefined || opts.signal !== undefined);
-    const pidFile = grouped ? processGroupFile(randomUUID()) : undefined;
+    return grouped ? processGroupFile(randomUUID()) : undefined;
+  }
+
+  /** One command in one exec (one channel on the pooled connection). */
+  async exec(host: HostConfig, command: RemoteCommand, opts: ExecOptions = {}): Promise<ExecResult> {
+    const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
+    const pidFile = this.#groupFile(opts);
+    const script = toShell(command);
+    const r = await this.#request(host, remoteShell(pidFile ? inProcessGroupScript(script, pidFile) : script, opts.wrap), opts, limit, pidFile);
+    const result = { exitCode: r.code ?? -1, stdout: keep(r.stdout, limit), stderr: redact(keep(r.stderr, limit)), durationMs: r.durationMs };
+    if (r.code === 0 || opts.allowFailure) return result;
+    throw failure(host, r.code, r.signal, result.stdout, result.stderr);
+  }
+
+  /**
+   * A step's commands in ONE exec (one channel, one remote shell), each with its own exit code and output; the
+   * first failure that is not allowed stops the batch and throws, naming the command's place in the batch. With a
+   * timeout or a cancellation signal the whole batch runs in one process group, killed whole like a single command.
+   */
+  async execBatch(host: HostConfig, steps: readonly BatchStep[], opts: BatchOptions = {}): Promise<BatchResult> {
+    const nonce = randomBytes(16).toString('hex');
+    const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
+    const pidFile = this.#groupFile(opts);
+    const script = batchScript(steps, nonce);
+    // Output is split by the markers first, then each step's part is cut to the limit: never cut across a marker.
+    const r = await this.#request(host, remoteShell(pidFile ? inProcessGroupScript(script, pidFile) : script, opts.wrap), { ...opts, whole: true }, Number.POSITIVE_INFINITY, pidFile);
+    const out = splitBatchOutput(r.stdout, nonce);
+    const err = splitBatchOutput(r.stderr, nonce);
+    const results: StepResult[] = out.exitCodes.map((code, i) => ({
+      exitCode: code,
+      stdout: keep(out.outputs[i]!, limit),
+      stderr: redact(keep(err.outputs[i] ?? '', limit)),
+    }));
+    const ran = results.length;
+    const failedAt = results.findIndex((x, i) => x.exitCode !== 0 && !steps[i]!.allowFailure);
+    if (failedAt >= 0 || ran < steps.length) {
+      // A step failed (the batch stopped there), or the remote shell ended before a marker (cut off, or killed).
+      const at = failedAt >= 0 ? failedAt : ran;
+      const x = results[at];
+      const code = x ? x.exitCode : r.code;
+      const stdout = x ? x.stdout : keep(out.rest, limit);
+      const stderr = x ? x.stderr : redact(keep(err.rest, limit));
+      throw failure(host, code, r.signal, stdout, stderr, ` (command ${at + 1} of ${steps.length} in the batch)`, at, results);
+    }
+    return { steps: results, durationMs: r.durationMs };
+  }
+
+  /** Runs one exec request line on a pooled connection and collects its output. */
+  async #request(host: HostConfig, line: string, opts: ExecOptions, limit: number, pidFile?: string): Promise<RawResult> {
     if (opts.signal?.aborted) throw new RemoteCommandError(`command on ${host.name} cancelled before it started`, null, '', '');
-    const shell = toShell(pidFile ? inProcessGroup(command, pidFile) : command);
     const started = Date.now();
     const client = await this.connect(host);
-    const limit = opts.whole ? Number.POSITIVE_INFINITY : (opts.keepChars ?? DEFAULT_KEEP);
-    return new Promise<ExecResult>((resolve, reject) => {
-      // bash for pipefail; -e is the command's business.
-      client.exec(`bash -c ${quoteArg(shell)}`, (err, stream) => {
+    return new Promise<RawResult>((resolve, reject) => {
+      client.exec(line, (err, stream) => {
         if (err) {
           if (this.#connections.get(this.#key(host))?.client === client) this.#connections.delete(this.#key(host));
           client.end();
@@ -204,21 +282,16 @@ export class SshPool {
           const text = chunk.toString('utf8');
           stderr += text;
           if (stderr.length > limit * 4) stderr = keep(stderr, limit * 2);
+          else if (opts.whole && stderr.length > MAX_WHOLE_CHARS) stderr = keep(stderr, DEFAULT_KEEP);
           opts.onOutput?.('stderr', redact(text));
         });
         stream.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
           opts.signal?.removeEventListener('abort', onAbort);
           if (stopped) return;
-          // stderr is diagnostics and leaves the host as it is: redacted here; stdout is data the activity parses, redacted
-          // where it leaves (the error below, the activity's result by the worker's redaction interceptor).
-          const result = { exitCode: code ?? -1, stdout: keep(stdout, limit), stderr: redact(keep(stderr, limit)), durationMs: Date.now() - started };
-          if (code === 0 || opts.allowFailure) resolve(result);
-          else {
-            const why = code === null || code === undefined ? `was cut off${signal ? ` by ${signal}` : ''}` : `exited with ${code}`;
-            const tail = (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n');
-            reject(new RemoteCommandError(redact(`command on ${host.name} ${why}${tail ? `: ${tail}` : ''}`), code ?? null, redact(result.stdout), result.stderr));
-          }
+          // stderr is diagnostics and leaves the host as it is: redacted by the callers; stdout is data the activity
+          // parses, redacted where it leaves (the error, the activity's result by the worker's redaction interceptor).
+          resolve({ code: code ?? null, signal, stdout, stderr, durationMs: Date.now() - started });
         });
         if (opts.stdin !== undefined) stream.end(opts.stdin);
         else stream.end();
