@@ -22,6 +22,7 @@ import { lockWorkflowId, type LockStatus } from '../../src/workflows/environment
 import type { ParentInput } from './authority-workflows';
 import { saveHistory } from '../helpers/histories';
 import { commitOf, signDirectOrder, testPeople } from '../helpers/signing';
+import { fakeHostActivities } from '../helpers/fake-hosts';
 
 const TQ = 'authority-test';
 let env: TestWorkflowEnvironment;
@@ -33,84 +34,6 @@ const audit: AuditEvent[] = [];
 /** What the fake host activities were asked to do, in order. */
 const calls: string[] = [];
 
-function fakeHostActivities() {
-  const rec = (what: string) => calls.push(what);
-  return {
-    async describeFleet() {
-      rec('describeFleet');
-      return { hosts: [{ name: 'web-1', web: true, primary: true }], batchSize: 1, absentHooks: [], limits: [] };
-    },
-    async readCurrentRelease() {
-      rec('readCurrentRelease');
-      const switched = [...calls].reverse().find((c) => c.startsWith('switchRelease:'));
-      return { releaseId: switched ? switched.slice('switchRelease:'.length) : 'live-release' };
-    },
-    async prepareRelease(i: { gitRef: string }) {
-      rec('prepareRelease');
-      return { commit: i.gitRef, requirementsHash: 'h', reused: false };
-    },
-    async prepareVirtualenv() {
-      return { installed: false, venv: 'venv-h' };
-    },
-    async planMigrations() {
-      return { planned: [], stateBefore: { banking: '0002_audit_log_append_only' } };
-    },
-    async collectStatic() {
-      return {};
-    },
-    async measureDatabase() {
-      return { sizeBytes: 10, dumpMs: 60_000, restoreMs: 60_000, migrateMs: 600_000, backupMs: 120_000, restoreActivityMs: 180_000, backupMaxAgeMs: 3_600_000, sampleOnly: false };
-    },
-    async backupDatabase(i: { backupId: string; runId?: string }) {
-      rec('backupDatabase');
-      return { file: `/backups/${i.backupId}-${i.runId}.dump`, sizeBytes: 10, sha256: 'a'.repeat(64), verifiedEntries: 3, durationMs: 1, reused: false, runId: i.runId, takenAt: new Date().toISOString() };
-    },
-    async readInvariants() {
-      return { demo: { balance: 100 } };
-    },
-    async runMigrations() {
-      rec('runMigrations');
-      return { applied: [] };
-    },
-    async reverseMigrations() {
-      rec('reverseMigrations');
-      return { reversed: [] };
-    },
-    async switchRelease(i: { releaseId: string }) {
-      rec(`switchRelease:${i.releaseId}`);
-      return {};
-    },
-    async restartApp(i: { releaseId: string }) {
-      rec(`restartApp:${i.releaseId}`);
-      return { mode: 'graceful' };
-    },
-    async listDisabledModules() {
-      return [];
-    },
-    async smokeTest() {
-      rec('smokeTest');
-      return { ok: true, checks: [{ name: 'healthz', ok: true, ms: 1, detail: '' }], durationMs: 1 };
-    },
-    async listReleaseTags() {
-      return [];
-    },
-    async tagRelease(i: { tag: string }) {
-      rec(`tagRelease:${i.tag}`);
-      return { tag: i.tag };
-    },
-    async pruneReleases() {
-      return {};
-    },
-    async removeRelease() {
-      rec('removeRelease');
-      return {};
-    },
-    async setFeatureFlag() {
-      rec('setFeatureFlag');
-      return {};
-    },
-  };
-}
 
 /** Every host activity asked for (reads too): none may run for a deployment without authority. */
 const hostCalls = () => [...calls];
@@ -198,7 +121,7 @@ describe('deployment authority: its change, or a signed direct order (local Temp
         async loadPolicy(): Promise<LoadedPolicy> {
           return { policy: workerPolicy, digest: policyDigest(workerPolicy), protectedTables: { staging: [], production: [] } };
         },
-        ...fakeHostActivities(),
+        ...fakeHostActivities({ calls, recordReads: true }),
       },
     });
     running = worker.run();

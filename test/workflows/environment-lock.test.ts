@@ -18,6 +18,7 @@ import { lockWorkflowId, type LockStatus } from '../../src/workflows/environment
 import type { DeploymentInput, DeploymentRecord } from '../../src/workflows/deployment';
 import type { LockWait } from '../../src/workflows/lock-client';
 import { commitOf, signDirectOrder, testPeople } from '../helpers/signing';
+import { fakeHostActivities } from '../helpers/fake-hosts';
 
 const TQ = 'lock-test';
 const audit: AuditEvent[] = [];
@@ -52,86 +53,6 @@ function policy(over: Partial<PolicyConfig> = {}): PolicyConfig {
 }
 
 const LIVE = 'live-release';
-function fakeHostActivities() {
-  const rec = (what: string) => calls.push(what);
-  return {
-    async describeFleet() {
-      return { hosts: [{ name: 'web-1', web: true, primary: true }], batchSize: 1, absentHooks: [], limits: [] };
-    },
-    async readCurrentRelease() {
-      const switched = [...calls].reverse().find((c) => c.startsWith('switchRelease:'));
-      return { releaseId: switched ? switched.slice('switchRelease:'.length) : LIVE };
-    },
-    async prepareRelease(i: { gitRef: string }) {
-      rec('prepareRelease');
-      await through('prepareRelease');
-      return { commit: i.gitRef, requirementsHash: 'h', reused: false };
-    },
-    async prepareVirtualenv() {
-      return { installed: false, venv: 'venv-h' };
-    },
-    async planMigrations() {
-      return { planned: [{ app: 'banking', name: '0003_deposit_channel', sql: 'ALTER TABLE "banking_deposit" ADD COLUMN "channel" varchar(20) NULL;', irreversible: false }], stateBefore: { banking: '0002_audit_log_append_only' } };
-    },
-    async collectStatic() {
-      return {};
-    },
-    async measureDatabase() {
-      return { sizeBytes: 10, dumpMs: 60_000, restoreMs: 60_000, migrateMs: 600_000, backupMs: 120_000, restoreActivityMs: 180_000, backupMaxAgeMs: 3_600_000, sampleOnly: false };
-    },
-    async backupDatabase(i: { backupId: string; runId?: string }) {
-      return { file: `/backups/${i.backupId}-${i.runId}.dump`, sizeBytes: 10, sha256: 'a'.repeat(64), verifiedEntries: 3, durationMs: 1, reused: false, runId: i.runId, takenAt: new Date().toISOString() };
-    },
-    async readInvariants() {
-      return { demo: { balance: 100 } };
-    },
-    async runMigrations() {
-      rec('runMigrations');
-      await through('runMigrations');
-      rec('runMigrations:done');
-      return { applied: ['banking.0003_deposit_channel'] };
-    },
-    async reverseMigrations() {
-      rec('reverseMigrations');
-      return { reversed: ['banking.0003_deposit_channel'] };
-    },
-    async switchRelease(i: { releaseId: string }) {
-      rec(`switchRelease:${i.releaseId}`);
-      return {};
-    },
-    async restartApp(i: { releaseId: string }) {
-      rec(`restartApp:${i.releaseId}`);
-      await through('restartApp');
-      rec(`restartApp:${i.releaseId}:done`);
-      return { mode: 'graceful' };
-    },
-    async listDisabledModules() {
-      return [];
-    },
-    async smokeTest() {
-      rec('smokeTest');
-      return { ok: true, checks: [{ name: 'healthz', ok: true, ms: 1, detail: '' }], durationMs: 1 };
-    },
-    async listReleaseTags() {
-      return [];
-    },
-    async tagRelease(i: { tag: string }) {
-      rec(`tagRelease:${i.tag}`);
-      return { tag: i.tag };
-    },
-    async pruneReleases() {
-      return {};
-    },
-    async removeRelease() {
-      rec('removeRelease');
-      return {};
-    },
-    async setFeatureFlag() {
-      rec('setFeatureFlag');
-      return {};
-    },
-  };
-}
 
 const lockId = (environment: string) => lockWorkflowId(environment, TQ);
 const lockStatus = async (environment: string) => (await env.client.workflow.getHandle(lockId(environment)).query('status')) as LockStatus;
@@ -189,7 +110,7 @@ describe('environment lock and cancellation (local Temporal, real lock and deplo
         async loadPolicy(): Promise<LoadedPolicy> {
           return { policy: workerPolicy, digest: policyDigest(workerPolicy), protectedTables: { staging: [], production: [] } };
         },
-        ...fakeHostActivities(),
+        ...fakeHostActivities({ calls, live: LIVE, through, planned: [{ app: 'banking', name: '0003_deposit_channel', sql: 'ALTER TABLE "banking_deposit" ADD COLUMN "channel" varchar(20) NULL;', irreversible: false }] }),
       },
     });
     running = worker.run();
