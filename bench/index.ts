@@ -72,6 +72,20 @@ async function main(): Promise<void> {
   const before = await status(env);
   const startedStack = !before.every((p) => p.ready);
   log(startedStack ? 'starting the dev stack' : 'reusing the running dev stack');
+  try {
+    await benchOnStack(opts, startedAt);
+  } finally {
+    // Stopped whatever happened (a stack that came up half, a worker that did not start, a failed figure).
+    if (startedStack) {
+      log('stopping the dev stack this run started');
+      await down((l) => log(`  ${l}`), env);
+    }
+  }
+}
+
+async function benchOnStack(opts: ReturnType<typeof parseArgs>, startedAt: Date): Promise<void> {
+  const log = opts.log;
+  const env = process.env;
   const parts = await up((l) => log(`  ${l}`), env);
   if (!parts.every((p) => p.ready)) throw new Error(`the dev stack did not come up: ${JSON.stringify(parts)}`);
   ensureLoadTools(log);
@@ -141,10 +155,6 @@ async function main(): Promise<void> {
   writeFileSync(file, `${JSON.stringify({ ...result, table }, null, 2)}\n`);
   process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)}\n`);
 
-  if (startedStack) {
-    log('stopping the dev stack this run started');
-    await down((l) => log(`  ${l}`), env);
-  }
   process.exitCode = Object.keys(errors).length ? 1 : 0;
 }
 
