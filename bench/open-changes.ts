@@ -109,7 +109,7 @@ export async function benchOpenChanges(client: Client, config: StewardConfig, op
   const raw: Record<string, unknown> = { n, taskQueue };
   const idleIds: string[] = [];
   const listOnlyIds: string[] = [];
-  const maxCached = Number(process.env.STEWARD_MAX_CACHED_WORKFLOWS ?? 150);
+  const maxCached = Number(process.env.STEWARD_MAX_CACHED_WORKFLOWS ?? 60); // the worker's default (src/workers/worker.ts)
   // Leftovers of an interrupted earlier run would be listed too: terminate and delete them first.
   const leftovers: string[] = [];
   for await (const w of client.workflow.list({ query: 'WorkflowType = "changeLifecycle" OR WorkflowType = "idleWait"' })) {
