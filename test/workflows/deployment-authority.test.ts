@@ -23,6 +23,7 @@ import type { ParentInput } from './authority-workflows';
 import { saveHistory } from '../helpers/histories';
 import { commitOf, signDirectOrder, testPeople } from '../helpers/signing';
 import { fakeHostActivities } from '../helpers/fake-hosts';
+import { until } from '../helpers/until';
 
 const TQ = 'authority-test';
 let env: TestWorkflowEnvironment;
@@ -251,17 +252,3 @@ describe('deployment authority: its change, or a signed direct order (local Temp
   });
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -19,6 +19,7 @@ import type { DeploymentInput, DeploymentRecord } from '../../src/workflows/depl
 import type { LockWait } from '../../src/workflows/lock-client';
 import { commitOf, signDirectOrder, testPeople } from '../helpers/signing';
 import { fakeHostActivities } from '../helpers/fake-hosts';
+import { until } from '../helpers/until';
 
 const TQ = 'lock-test';
 const audit: AuditEvent[] = [];
@@ -56,20 +57,6 @@ const LIVE = 'live-release';
 
 const lockId = (environment: string) => lockWorkflowId(environment, TQ);
 const lockStatus = async (environment: string) => (await env.client.workflow.getHandle(lockId(environment)).query('status')) as LockStatus;
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 const holds = (environment: string, workflowId: string) => until(`${workflowId} to hold the ${environment} lock`, async () => (await lockStatus(environment)).holder === workflowId);
 
 type HolderResult = { outcome: string; waits: LockWait[] };
